@@ -1,0 +1,281 @@
+//! Collectors: one module per node_exporter collector, named after it.
+//!
+//! A collector owns its sources (kept [`File`](crate::source::File)s and
+//! [`Dir`](crate::source::Dir)s) and read buffers, scans them with byte-level scanners that take
+//! `&[u8]` and do no I/O, and adds samples to the scrape's [`Encoder`]. Each module exposes a
+//! [`Spec`]: the collector's name, whether it is on by default, its flags and how to build it.
+//! [`REGISTRY`] lists them all; the exporter and the command line are built from it.
+//!
+//! A collector that fails returns an [`Error`] (a `Copy` value with a static message): the
+//! scrape reports `node_scrape_collector_success{collector="..."} 0` for it and goes on with
+//! the others. Scanners roll back what they added for a file they could not parse
+//! ([`Encoder::rollback`]), so a malformed file leaves no partial series.
+
+use crate::encode::Encoder;
+use crate::source::Paths;
+use regex::Regex;
+use rustix::io::Errno;
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// A collector: scans its part of the host into the scrape's encoder.
+pub trait Collector: Send + fmt::Debug {
+    /// Adds this scrape's samples to `enc`.
+    ///
+    /// # Errors
+    /// Why the collector could not report (the scrape marks it failed and goes on).
+    fn update(&mut self, enc: &mut Encoder) -> Result<(), Error>;
+}
+
+/// Why a collector failed. `Copy`, carries no heap data; `Display` gives the log message.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The host has nothing for this collector (upstream's `ErrNoData`, logged at debug).
+    NoData,
+    /// A file or directory could not be read. `path` names it under its tree (`proc/stat`).
+    Read {
+        /// The file, relative to its mount point.
+        path: &'static str,
+        /// The failing call's error.
+        errno: Errno,
+    },
+    /// A file did not have the expected layout.
+    Parse {
+        /// The file, relative to its mount point.
+        path: &'static str,
+        /// The failure, with its line.
+        err: ParseError,
+    },
+}
+
+impl Error {
+    /// `Error::Read` for `path`.
+    pub fn read(path: &'static str) -> impl FnOnce(Errno) -> Error {
+        move |errno| Error::Read { path, errno }
+    }
+
+    /// `Error::Parse` for `path`.
+    pub fn parse(path: &'static str) -> impl FnOnce(ParseError) -> Error {
+        move |err| Error::Parse { path, err }
+    }
+
+    /// Whether this is upstream's "no data" case, logged at debug rather than error.
+    pub fn is_no_data(&self) -> bool {
+        matches!(self, Error::NoData)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoData => f.write_str("collector returned no data"),
+            Error::Read { path, errno } => write!(f, "reading {path}: {}", errno_text(*errno)),
+            Error::Parse { path, err } => write!(f, "parsing {path}: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `strerror`-style text for an errno, as Go prints `syscall.Errno`.
+pub fn errno_text(e: Errno) -> String {
+    std::io::Error::from_raw_os_error(e.raw_os_error()).to_string()
+}
+
+/// A scanner's failure: the line (1-based; 0 when not line-based) and what was wrong.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct ParseError {
+    /// 1-based line number, or 0.
+    pub line: u32,
+    /// What the scanner expected.
+    pub what: &'static str,
+}
+
+impl ParseError {
+    /// A failure at `line` (1-based).
+    pub fn at(line: usize, what: &'static str) -> ParseError {
+        ParseError { line: line.min(u32::MAX as usize) as u32, what }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => f.write_str(self.what),
+            n => write!(f, "line {n}: {}", self.what),
+        }
+    }
+}
+
+/// A collector's command-line flag, declared next to the collector as upstream does.
+#[derive(Clone, Copy, Debug)]
+pub struct Flag {
+    /// The long name without dashes, e.g. `collector.cpu.info`.
+    pub name: &'static str,
+    /// Help text shown by `-h`.
+    pub help: &'static str,
+    /// Value type.
+    pub kind: FlagKind,
+    /// Default value as it would be typed (`""` for none; `"true"`/`"false"` for booleans).
+    pub default: &'static str,
+    /// Older names upstream still accepts; hidden from `-h`.
+    pub aliases: &'static [&'static str],
+}
+
+/// How a flag's value is typed.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum FlagKind {
+    /// `--x` / `--no-x`.
+    Bool,
+    /// One value; the last given wins.
+    String,
+    /// A regular expression (RE2 syntax, unanchored as Go's `MatchString`).
+    Regex,
+    /// Repeatable; every value is kept.
+    Strings,
+    /// A Go-style duration (`5s`, `1m30s`).
+    Duration,
+    /// An integer.
+    Int,
+}
+
+/// A collector's registration: upstream's `registerCollector` plus its flags.
+#[derive(Clone, Copy)]
+pub struct Spec {
+    /// Name used in `--collector.<name>`, `collect[]` and the `collector` label.
+    pub name: &'static str,
+    /// Whether it runs without `--collector.<name>`.
+    pub default_enabled: bool,
+    /// Its own flags.
+    pub flags: &'static [Flag],
+    /// Builds an instance; errors name the offending flag.
+    pub build: fn(&Build<'_>) -> Result<Box<dyn Collector>, String>,
+}
+
+impl fmt::Debug for Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spec")
+            .field("name", &self.name)
+            .field("default_enabled", &self.default_enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a collector is built from.
+#[derive(Debug)]
+pub struct Build<'a> {
+    /// `--path.*`.
+    pub paths: &'a Paths,
+    /// Every flag's value.
+    pub settings: &'a Settings,
+    /// State shared by the instances of a collector across serving threads.
+    pub shared: &'a Shared,
+    /// Names of the enabled collectors (cpu reports frequencies only without cpufreq).
+    pub enabled: &'a [&'static str],
+}
+
+impl Build<'_> {
+    /// Whether the collector `name` is enabled.
+    pub fn is_enabled(&self, name: &str) -> bool {
+        self.enabled.contains(&name)
+    }
+}
+
+/// Flag values by flag name, as given on the command line or defaulted.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    values: BTreeMap<String, Vec<String>>,
+}
+
+impl Settings {
+    /// Empty settings: every flag reads as its declared default.
+    pub fn new() -> Settings {
+        Settings::default()
+    }
+
+    /// Sets a flag to one value, replacing any earlier value.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.values.insert(name.to_owned(), vec![value.into()]);
+    }
+
+    /// Appends a value to a repeatable flag.
+    pub fn push(&mut self, name: &str, value: impl Into<String>) {
+        self.values.entry(name.to_owned()).or_default().push(value.into());
+    }
+
+    /// Whether the flag was given a value.
+    pub fn is_set(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// The flag's value, or its declared default.
+    pub fn str(&self, name: &str) -> &str {
+        match self.values.get(name).and_then(|v| v.last()) {
+            Some(v) => v,
+            None => default_of(name),
+        }
+    }
+
+    /// Every value of a repeatable flag (none if unset).
+    pub fn strs(&self, name: &str) -> &[String] {
+        self.values.get(name).map_or(&[], |v| v.as_slice())
+    }
+
+    /// A boolean flag.
+    pub fn bool(&self, name: &str) -> bool {
+        self.str(name) == "true"
+    }
+
+    /// A regex flag compiled, or `None` when empty.
+    ///
+    /// # Errors
+    /// A message naming the flag when the expression does not compile.
+    pub fn regex(&self, name: &str) -> Result<Option<Regex>, String> {
+        match self.str(name) {
+            "" => Ok(None),
+            re => Regex::new(re)
+                .map(Some)
+                .map_err(|e| format!("invalid regular expression for --{name}: {e}")),
+        }
+    }
+}
+
+fn default_of(name: &str) -> &'static str {
+    REGISTRY.iter().flat_map(|s| s.flags.iter()).find(|f| f.name == name).map_or("", |f| f.default)
+}
+
+/// State shared by every instance of a collector (one instance runs per serving thread):
+/// counters that must stay monotonic across instances, log-once markers.
+#[derive(Debug, Default)]
+pub struct Shared {
+    slots: Mutex<BTreeMap<&'static str, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl Shared {
+    /// The value stored under `key`, created with `T::default()` by the first caller.
+    pub fn get<T: Any + Send + Sync + Default>(&self, key: &'static str) -> Arc<T> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = slots.entry(key).or_insert_with(|| Arc::new(T::default()));
+        match Arc::clone(slot).downcast::<T>() {
+            Ok(v) => v,
+            // Two users of one key disagree on its type: a programming error; keep them apart.
+            Err(_) => Arc::new(T::default()),
+        }
+    }
+}
+
+/// Every collector, sorted by name.
+pub static REGISTRY: &[Spec] = &[loadavg::SPEC];
+
+mod loadavg;
+
+/// The spec named `name`.
+pub fn spec(name: &str) -> Option<&'static Spec> {
+    REGISTRY.iter().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,80 @@
+//! Test helpers: rendering an encoder, and upstream's fixtures and expected output, read from
+//! `../shared` beside the project (tests that need them skip with a message where it is absent).
+
+use crate::encode::Encoder;
+use std::path::PathBuf;
+
+/// Upstream's fixture tree, if present.
+pub fn fixtures() -> Option<PathBuf> {
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/node_exporter-1.8.2");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipping: upstream fixtures not found at ../shared/fixtures/node_exporter-1.8.2"
+        );
+        None
+    }
+}
+
+/// A fixture file's bytes (`rel` under the fixture tree), or `None` (skip) without fixtures.
+pub fn fixture(rel: &str) -> Option<Vec<u8>> {
+    let root = fixtures()?;
+    Some(std::fs::read(root.join(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}")))
+}
+
+/// The text of one scrape whose samples `fill` adds.
+pub fn render(fill: impl FnOnce(&mut Encoder)) -> String {
+    let mut enc = Encoder::new();
+    fill(&mut enc);
+    let mut out = Vec::new();
+    enc.finish(&mut out);
+    String::from_utf8(out).expect("exposition is UTF-8")
+}
+
+/// Every line of upstream's `e2e-output.txt` that belongs to the families named (HELP, TYPE
+/// and samples), in order.
+pub fn e2e_lines(families: &[&str]) -> Option<Vec<String>> {
+    let root = fixtures()?;
+    let text = std::fs::read_to_string(root.join("e2e-output.txt")).expect("e2e-output.txt");
+    let family_of = |line: &str| -> String {
+        let l =
+            line.strip_prefix("# HELP ").or_else(|| line.strip_prefix("# TYPE ")).unwrap_or(line);
+        l.split([' ', '{']).next().unwrap_or("").to_owned()
+    };
+    Some(
+        text.lines()
+            .filter(|l| {
+                let f = family_of(l);
+                families.iter().any(|want| {
+                    f == *want
+                        || f.strip_prefix(want)
+                            .is_some_and(|s| ["_sum", "_count", "_bucket"].contains(&s))
+                })
+            })
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// Scans fixture `rel` with `scan` and asserts the output is, line for line, upstream's
+/// expected output for the families it produced, and that it produced at least one.
+pub fn assert_e2e_families(rel: &str, scan: impl FnOnce(&[u8], &mut Encoder)) {
+    let Some(src) = fixture(rel) else { return };
+    let text = render(|enc| scan(&src, enc));
+    assert_matches_e2e(&text);
+}
+
+/// Asserts that `text` holds exactly upstream's lines for the families it contains.
+pub fn assert_matches_e2e(text: &str) {
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert!(!families.is_empty(), "no families produced");
+    let Some(want) = e2e_lines(&families) else { return };
+    let got: Vec<&str> = text.lines().collect();
+    assert_eq!(got, want, "output differs from upstream's e2e-output.txt");
+}

@@ -1,0 +1,681 @@
+//! The text exposition format 0.0.4, laid out exactly as client_golang's registry and
+//! `expfmt` write it.
+//!
+//! Collectors hand samples to an [`Encoder`] in whatever order they scan them. Each sample is
+//! rendered at once into a line arena together with a sort key; [`Encoder::finish`] then orders
+//! families byte-wise by name and each family's metrics by label values in label-name order
+//! (client_golang's `MetricSorter`), drops later duplicates of a series as the registry does, and
+//! writes `# HELP`/`# TYPE` headers followed by the lines. Families with no samples are left out.
+//!
+//! # Implementation notes
+//!
+//! All storage lives in `Vec`s owned by the encoder and is cleared, not freed, between scrapes:
+//! after the first scrape of a given size nothing is allocated. Sorting uses `sort_unstable`
+//! (in place) over `u32` indices, with the emission index as a tie-break so that the first of
+//! two equal series wins, as in the registry.
+
+use crate::float;
+use smallvec::SmallVec;
+
+/// A label: name and raw (unescaped) value.
+pub type Label<'a> = (&'a str, &'a [u8]);
+
+/// The metric type a family declares in its `# TYPE` line.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Kind {
+    /// `counter`
+    Counter,
+    /// `gauge`
+    Gauge,
+    /// `untyped`
+    Untyped,
+    /// `summary`
+    Summary,
+    /// `histogram`
+    Histogram,
+}
+
+impl Kind {
+    /// The word used in `# TYPE` lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Untyped => "untyped",
+            Kind::Summary => "summary",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// A family declared in the current scrape; samples are added through it.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct FamilyId(u32);
+
+impl FamilyId {
+    /// The id of a family whose declaration clashed with an earlier one (other HELP or type):
+    /// its samples are dropped, as the registry drops them.
+    const REJECTED: FamilyId = FamilyId(u32::MAX);
+
+    /// Whether samples added through this id are dropped.
+    pub fn is_rejected(self) -> bool {
+        self == FamilyId::REJECTED
+    }
+}
+
+/// A point to roll back to when a scan fails half-way (see [`Encoder::rollback`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Checkpoint {
+    metrics: usize,
+    lines: usize,
+    keys: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Family {
+    /// Name, within `heads`.
+    name: (u32, u32),
+    /// HELP text (escaped), within `heads`.
+    help: (u32, u32),
+    kind: Kind,
+    /// Metrics added so far in this scrape.
+    count: u32,
+}
+
+/// One client_golang `dto.Metric`: a series, or all lines of one summary or histogram.
+#[derive(Clone, Copy, Debug)]
+struct Metric {
+    family: u32,
+    /// Rendered lines, within `lines`.
+    line: (u32, u32),
+    /// Sort key, within `keys`: the label count, then each value escaped so that plain byte
+    /// order of keys is the registry's order (see [`push_key_value`]).
+    key: (u32, u32),
+}
+
+/// Collects one scrape's families and samples and writes them out in exposition order.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    heads: Vec<u8>,
+    lines: Vec<u8>,
+    keys: Vec<u8>,
+    families: Vec<Family>,
+    metrics: Vec<Metric>,
+    index: NameIndex,
+    /// Scratch for `finish`: family order, then metric order.
+    order: Vec<u32>,
+    slots: Vec<u32>,
+    /// Samples dropped in this scrape: duplicate series and clashing families.
+    dropped: u32,
+}
+
+impl Encoder {
+    /// An empty encoder. Allocates nothing until the first family.
+    pub fn new() -> Encoder {
+        Encoder::default()
+    }
+
+    /// Forgets the previous scrape, keeping every buffer's capacity.
+    pub fn clear(&mut self) {
+        self.heads.clear();
+        self.lines.clear();
+        self.keys.clear();
+        self.families.clear();
+        self.metrics.clear();
+        self.index.clear();
+        self.dropped = 0;
+    }
+
+    /// Series dropped so far in this scrape (duplicates, clashing declarations).
+    pub fn dropped(&self) -> u32 {
+        self.dropped
+    }
+
+    /// Declares (or finds) the family `name` with its HELP text and type.
+    ///
+    /// A family declared again with the same HELP and type is the same family, so collectors
+    /// may share names as they do upstream. A clash returns a rejected id whose samples are
+    /// dropped, as client_golang drops a metric whose HELP or type differs from the first one
+    /// gathered under that name.
+    pub fn family(&mut self, name: &str, help: &str, kind: Kind) -> FamilyId {
+        self.family_parts(&[name.as_bytes()], &[help.as_bytes()], kind)
+    }
+
+    /// [`Encoder::family`] with the name and the HELP text given as parts to concatenate, for
+    /// families named after what a file contains (`node_memory_` + key + `_bytes`).
+    pub fn family_parts(&mut self, name: &[&[u8]], help: &[&[u8]], kind: Kind) -> FamilyId {
+        let start = self.heads.len();
+        for part in name {
+            self.heads.extend_from_slice(part);
+        }
+        let name_range = (start as u32, self.heads.len() as u32);
+        let hash = hash(&self.heads[start..]);
+        let found = self.index.find(hash, |id| {
+            let f = self.families[id as usize].name;
+            self.heads[f.0 as usize..f.1 as usize] == self.heads[start..]
+        });
+        if let Some(id) = found {
+            // Compare the new HELP with the stored one without keeping the new name.
+            self.heads.truncate(start);
+            let help_start = self.heads.len();
+            for part in help {
+                escape_help(&mut self.heads, part);
+            }
+            let f = self.families[id as usize];
+            let same = f.kind == kind
+                && self.heads[f.help.0 as usize..f.help.1 as usize] == self.heads[help_start..];
+            self.heads.truncate(help_start);
+            if same {
+                return FamilyId(id);
+            }
+            self.dropped += 1;
+            return FamilyId::REJECTED;
+        }
+        let help_start = self.heads.len();
+        for part in help {
+            escape_help(&mut self.heads, part);
+        }
+        let id = self.families.len() as u32;
+        self.families.push(Family {
+            name: name_range,
+            help: (help_start as u32, self.heads.len() as u32),
+            kind,
+            count: 0,
+        });
+        self.index.insert(hash, id);
+        FamilyId(id)
+    }
+
+    /// Adds a sample of a counter, gauge or untyped family.
+    pub fn sample(&mut self, family: FamilyId, labels: &[Label<'_>], value: f64) {
+        self.sample_with(family, labels, |out| float::write_value(out, value));
+    }
+
+    /// [`Encoder::sample`] for an integer value, written as the Go client writes
+    /// `float64(value)`.
+    pub fn sample_u64(&mut self, family: FamilyId, labels: &[Label<'_>], value: u64) {
+        self.sample_with(family, labels, |out| float::write_u64(out, value));
+    }
+
+    fn sample_with(
+        &mut self,
+        family: FamilyId,
+        labels: &[Label<'_>],
+        write: impl FnOnce(&mut Vec<u8>),
+    ) {
+        if family.is_rejected() {
+            self.dropped += 1;
+            return;
+        }
+        let labels = sorted(labels);
+        let line_start = self.lines.len();
+        self.write_series(family, "", &labels, None);
+        write(&mut self.lines);
+        self.lines.push(b'\n');
+        self.push_metric(family, &labels, line_start);
+    }
+
+    /// Adds one summary: its quantile lines (in the order given), `_sum` and `_count`.
+    pub fn summary(
+        &mut self,
+        family: FamilyId,
+        labels: &[Label<'_>],
+        quantiles: &[(f64, f64)],
+        sum: f64,
+        count: u64,
+    ) {
+        if family.is_rejected() {
+            self.dropped += 1;
+            return;
+        }
+        let labels = sorted(labels);
+        let line_start = self.lines.len();
+        for &(q, v) in quantiles {
+            self.write_series(family, "", &labels, Some(("quantile", q)));
+            float::write_value(&mut self.lines, v);
+            self.lines.push(b'\n');
+        }
+        self.write_sum_count(family, &labels, sum, count);
+        self.push_metric(family, &labels, line_start);
+    }
+
+    /// Adds one histogram: `_bucket` lines for the `(upper bound, cumulative count)` pairs
+    /// given, a `+Inf` bucket if none was given, then `_sum` and `_count`.
+    pub fn histogram(
+        &mut self,
+        family: FamilyId,
+        labels: &[Label<'_>],
+        buckets: &[(f64, u64)],
+        sum: f64,
+        count: u64,
+    ) {
+        if family.is_rejected() {
+            self.dropped += 1;
+            return;
+        }
+        let labels = sorted(labels);
+        let line_start = self.lines.len();
+        let mut inf_seen = false;
+        for &(le, n) in buckets {
+            self.write_series(family, "_bucket", &labels, Some(("le", le)));
+            float::write_u64(&mut self.lines, n);
+            self.lines.push(b'\n');
+            inf_seen |= le == f64::INFINITY;
+        }
+        if !inf_seen {
+            self.write_series(family, "_bucket", &labels, Some(("le", f64::INFINITY)));
+            float::write_u64(&mut self.lines, count);
+            self.lines.push(b'\n');
+        }
+        self.write_sum_count(family, &labels, sum, count);
+        self.push_metric(family, &labels, line_start);
+    }
+
+    fn write_sum_count(&mut self, family: FamilyId, labels: &[Label<'_>], sum: f64, count: u64) {
+        self.write_series(family, "_sum", labels, None);
+        float::write_value(&mut self.lines, sum);
+        self.lines.push(b'\n');
+        self.write_series(family, "_count", labels, None);
+        float::write_u64(&mut self.lines, count);
+        self.lines.push(b'\n');
+    }
+
+    /// Writes `name{labels} ` into the line arena.
+    fn write_series(
+        &mut self,
+        family: FamilyId,
+        suffix: &str,
+        labels: &[Label<'_>],
+        extra: Option<(&str, f64)>,
+    ) {
+        let f = self.families[family.0 as usize];
+        self.lines.extend_from_slice(&self.heads[f.name.0 as usize..f.name.1 as usize]);
+        self.lines.extend_from_slice(suffix.as_bytes());
+        if !labels.is_empty() || extra.is_some() {
+            let mut sep = b'{';
+            for (name, value) in labels {
+                self.lines.push(sep);
+                self.lines.extend_from_slice(name.as_bytes());
+                self.lines.extend_from_slice(b"=\"");
+                escape_label_value(&mut self.lines, value);
+                self.lines.push(b'"');
+                sep = b',';
+            }
+            if let Some((name, v)) = extra {
+                self.lines.push(sep);
+                self.lines.extend_from_slice(name.as_bytes());
+                self.lines.extend_from_slice(b"=\"");
+                float::write_value(&mut self.lines, v);
+                self.lines.push(b'"');
+            }
+            self.lines.push(b'}');
+        }
+        self.lines.push(b' ');
+    }
+
+    fn push_metric(&mut self, family: FamilyId, labels: &[Label<'_>], line_start: usize) {
+        let key_start = self.keys.len();
+        self.keys.push(labels.len().min(255) as u8);
+        for (_, value) in labels {
+            push_key_value(&mut self.keys, value);
+        }
+        self.families[family.0 as usize].count += 1;
+        self.metrics.push(Metric {
+            family: family.0,
+            line: (line_start as u32, self.lines.len() as u32),
+            key: (key_start as u32, self.keys.len() as u32),
+        });
+    }
+
+    /// Marks the current end of the scrape; see [`Encoder::rollback`].
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint { metrics: self.metrics.len(), lines: self.lines.len(), keys: self.keys.len() }
+    }
+
+    /// Drops every sample added since `cp`, so a scan that fails half-way leaves nothing
+    /// behind. Families declared since stay declared but are not written without samples.
+    pub fn rollback(&mut self, cp: Checkpoint) {
+        for m in &self.metrics[cp.metrics..] {
+            self.families[m.family as usize].count -= 1;
+        }
+        self.metrics.truncate(cp.metrics);
+        self.lines.truncate(cp.lines);
+        self.keys.truncate(cp.keys);
+    }
+
+    /// Writes the scrape's exposition to `out` (appending). Allocates only to grow `out` and
+    /// the encoder's own scratch beyond their largest size so far.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let Encoder { heads, lines, keys, families, metrics, order, slots, dropped, .. } = self;
+
+        // Families in byte-wise name order, empty ones left out.
+        order.clear();
+        order.extend((0..families.len() as u32).filter(|&i| families[i as usize].count > 0));
+        let name = |i: u32| {
+            let f = families[i as usize].name;
+            &heads[f.0 as usize..f.1 as usize]
+        };
+        if !order.is_sorted_by(|&a, &b| name(a) <= name(b)) {
+            order.sort_unstable_by(|&a, &b| name(a).cmp(name(b)));
+        }
+
+        // Metrics grouped by family with a counting sort, keeping emission order within each.
+        // `slots` holds, per family, the next free position; then the grouped metric indices.
+        let nfam = families.len();
+        slots.clear();
+        slots.resize(nfam + metrics.len(), 0);
+        let (starts, grouped) = slots.split_at_mut(nfam);
+        let mut at = 0u32;
+        for &fi in order.iter() {
+            starts[fi as usize] = at;
+            at += families[fi as usize].count;
+        }
+        for (mi, m) in metrics.iter().enumerate() {
+            let s = &mut starts[m.family as usize];
+            grouped[*s as usize] = mi as u32;
+            *s += 1;
+        }
+
+        let key = |mi: u32| {
+            let k = metrics[mi as usize].key;
+            &keys[k.0 as usize..k.1 as usize]
+        };
+        let mut begin = 0usize;
+        for &fi in order.iter() {
+            let f = families[fi as usize];
+            let end = begin + f.count as usize;
+            let group = &mut grouped[begin..end];
+            begin = end;
+            // Emission index breaks ties: the first of two equal series is kept.
+            if !group.is_sorted_by(|&a, &b| (key(a), a) <= (key(b), b)) {
+                group.sort_unstable_by(|&a, &b| key(a).cmp(key(b)).then(a.cmp(&b)));
+            }
+
+            let name = &heads[f.name.0 as usize..f.name.1 as usize];
+            out.extend_from_slice(b"# HELP ");
+            out.extend_from_slice(name);
+            out.push(b' ');
+            out.extend_from_slice(&heads[f.help.0 as usize..f.help.1 as usize]);
+            out.extend_from_slice(b"\n# TYPE ");
+            out.extend_from_slice(name);
+            out.push(b' ');
+            out.extend_from_slice(f.kind.as_str().as_bytes());
+            out.push(b'\n');
+
+            let mut prev: Option<&[u8]> = None;
+            for &mi in group.iter() {
+                let k = key(mi);
+                if prev == Some(k) {
+                    *dropped += 1;
+                    continue;
+                }
+                prev = Some(k);
+                let l = metrics[mi as usize].line;
+                out.extend_from_slice(&lines[l.0 as usize..l.1 as usize]);
+            }
+        }
+    }
+}
+
+/// `labels` in name order: client_golang sorts a metric's label pairs by name.
+fn sorted<'a>(labels: &[Label<'a>]) -> SmallVec<[Label<'a>; 12]> {
+    let mut v: SmallVec<[Label<'a>; 12]> = SmallVec::from_slice(labels);
+    if !v.is_sorted_by(|a, b| a.0 <= b.0) {
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    }
+    v
+}
+
+/// Appends a label value to a sort key so that comparing whole keys byte-wise compares the
+/// values one by one: a value ends with `00 00`, and a NUL inside it becomes `00 FF`.
+fn push_key_value(key: &mut Vec<u8>, mut v: &[u8]) {
+    while let Some(i) = memchr::memchr(0, v) {
+        key.extend_from_slice(&v[..=i]);
+        key.push(0xff);
+        v = &v[i + 1..];
+    }
+    key.extend_from_slice(v);
+    key.extend_from_slice(&[0, 0]);
+}
+
+/// Escapes `\` and line feed, the two bytes a HELP text may not carry raw.
+pub fn escape_help(out: &mut Vec<u8>, mut v: &[u8]) {
+    while let Some(i) = memchr::memchr2(b'\\', b'\n', v) {
+        out.extend_from_slice(&v[..i]);
+        out.extend_from_slice(if v[i] == b'\n' { b"\\n" } else { b"\\\\" });
+        v = &v[i + 1..];
+    }
+    out.extend_from_slice(v);
+}
+
+/// Escapes `\`, `"` and line feed, the three bytes a label value may not carry raw.
+pub fn escape_label_value(out: &mut Vec<u8>, mut v: &[u8]) {
+    while let Some(i) = memchr::memchr3(b'\\', b'"', b'\n', v) {
+        out.extend_from_slice(&v[..i]);
+        out.extend_from_slice(match v[i] {
+            b'\n' => b"\\n",
+            b'"' => b"\\\"",
+            _ => b"\\\\",
+        });
+        v = &v[i + 1..];
+    }
+    out.extend_from_slice(v);
+}
+
+/// FNV-1a: names are short, and the table only needs a spread, not collision resistance.
+fn hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Open-addressing table from a name hash to a family id; ids are compared by the caller.
+#[derive(Debug, Default)]
+struct NameIndex {
+    /// `(hash, id + 1)`; 0 marks a free slot. Length is a power of two.
+    slots: Vec<(u64, u32)>,
+    len: usize,
+}
+
+impl NameIndex {
+    fn clear(&mut self) {
+        if self.len > 0 {
+            self.slots.iter_mut().for_each(|s| *s = (0, 0));
+            self.len = 0;
+        }
+    }
+
+    fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let (h, id) = self.slots[i];
+            if id == 0 {
+                return None;
+            }
+            if h == hash && eq(id - 1) {
+                return Some(id - 1);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, hash: u64, id: u32) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        while self.slots[i].1 != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (hash, id + 1);
+        self.len += 1;
+    }
+
+    fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        self.slots = vec![(0, 0); (old.len() * 2).max(64)];
+        self.len = 0;
+        for (h, id) in old {
+            if id != 0 {
+                self.insert(h, id - 1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(enc: &mut Encoder) -> String {
+        let mut out = Vec::new();
+        enc.finish(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn families_sorted_and_series_in_registry_order() {
+        let mut enc = Encoder::new();
+        let cpu = enc.family(
+            "node_cpu_seconds_total",
+            "Seconds the CPUs spent in each mode.",
+            Kind::Counter,
+        );
+        let load = enc.family("node_load1", "1m load average.", Kind::Gauge);
+        for cpu_id in ["2", "10", "1"] {
+            for mode in ["user", "idle"] {
+                enc.sample(cpu, &[("mode", mode.as_bytes()), ("cpu", cpu_id.as_bytes())], 1.5);
+            }
+        }
+        enc.sample(load, &[], 0.21);
+        assert_eq!(
+            render(&mut enc),
+            "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n\
+             # TYPE node_cpu_seconds_total counter\n\
+             node_cpu_seconds_total{cpu=\"1\",mode=\"idle\"} 1.5\n\
+             node_cpu_seconds_total{cpu=\"1\",mode=\"user\"} 1.5\n\
+             node_cpu_seconds_total{cpu=\"10\",mode=\"idle\"} 1.5\n\
+             node_cpu_seconds_total{cpu=\"10\",mode=\"user\"} 1.5\n\
+             node_cpu_seconds_total{cpu=\"2\",mode=\"idle\"} 1.5\n\
+             node_cpu_seconds_total{cpu=\"2\",mode=\"user\"} 1.5\n\
+             # HELP node_load1 1m load average.\n\
+             # TYPE node_load1 gauge\n\
+             node_load1 0.21\n"
+        );
+    }
+
+    #[test]
+    fn escaping() {
+        let mut enc = Encoder::new();
+        let f = enc.family("x", "a \\ b\nc \"q\"", Kind::Untyped);
+        enc.sample(f, &[("l", b"a\\b\"c\nd\x1c")], 1.0);
+        assert_eq!(
+            render(&mut enc),
+            "# HELP x a \\\\ b\\nc \"q\"\n# TYPE x untyped\nx{l=\"a\\\\b\\\"c\\nd\x1c\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn empty_families_omitted_and_duplicates_dropped() {
+        let mut enc = Encoder::new();
+        let _ = enc.family("a_empty", "", Kind::Gauge);
+        let b = enc.family("b", "", Kind::Gauge);
+        enc.sample(b, &[("x", b"1")], 1.0);
+        enc.sample(b, &[("x", b"1")], 2.0);
+        assert_eq!(render(&mut enc), "# HELP b \n# TYPE b gauge\nb{x=\"1\"} 1\n");
+        assert_eq!(enc.dropped(), 1);
+    }
+
+    #[test]
+    fn shared_family_and_clashes() {
+        let mut enc = Encoder::new();
+        let a = enc.family("s", "help", Kind::Gauge);
+        let b = enc.family("s", "help", Kind::Gauge);
+        assert_eq!(a, b);
+        let c = enc.family("s", "other help", Kind::Gauge);
+        assert!(c.is_rejected());
+        let d = enc.family("s", "help", Kind::Counter);
+        assert!(d.is_rejected());
+        enc.sample(b, &[("c", b"y")], 2.0);
+        enc.sample(a, &[("c", b"x")], 1.0);
+        enc.sample(c, &[("c", b"z")], 3.0);
+        assert_eq!(render(&mut enc), "# HELP s help\n# TYPE s gauge\ns{c=\"x\"} 1\ns{c=\"y\"} 2\n");
+    }
+
+    #[test]
+    fn key_order_is_value_by_value() {
+        // ("a", "z") sorts before ("ab", "a"): values compare one by one, not concatenated.
+        let mut enc = Encoder::new();
+        let f = enc.family("m", "", Kind::Gauge);
+        enc.sample(f, &[("p", b"ab"), ("q", b"a")], 1.0);
+        enc.sample(f, &[("p", b"a"), ("q", b"z")], 1.0);
+        enc.sample(f, &[("p", b"a\0"), ("q", b"a")], 1.0);
+        enc.sample(f, &[("p", b""), ("q", b"b")], 1.0);
+        let text = render(&mut enc);
+        let order: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            order,
+            [
+                "m{p=\"\",q=\"b\"} 1",
+                "m{p=\"a\",q=\"z\"} 1",
+                "m{p=\"a\0\",q=\"a\"} 1",
+                "m{p=\"ab\",q=\"a\"} 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn summary_and_histogram_layout() {
+        let mut enc = Encoder::new();
+        let s = enc.family("rpc", "", Kind::Summary);
+        enc.summary(s, &[("svc", b"a")], &[(0.5, 4.0), (0.99, 7.5)], 12.5, 3);
+        let h = enc.family("lat", "", Kind::Histogram);
+        enc.histogram(h, &[], &[(0.1, 1), (1.0, 2_000_000)], 3.5, 2_000_001);
+        assert_eq!(
+            render(&mut enc),
+            "# HELP lat \n# TYPE lat histogram\n\
+             lat_bucket{le=\"0.1\"} 1\nlat_bucket{le=\"1\"} 2e+06\nlat_bucket{le=\"+Inf\"} 2.000001e+06\n\
+             lat_sum 3.5\nlat_count 2.000001e+06\n\
+             # HELP rpc \n# TYPE rpc summary\n\
+             rpc{svc=\"a\",quantile=\"0.5\"} 4\nrpc{svc=\"a\",quantile=\"0.99\"} 7.5\n\
+             rpc_sum{svc=\"a\"} 12.5\nrpc_count{svc=\"a\"} 3\n"
+        );
+    }
+
+    #[test]
+    fn rollback_drops_partial_scan() {
+        let mut enc = Encoder::new();
+        let f = enc.family("f", "", Kind::Gauge);
+        enc.sample(f, &[("i", b"0")], 0.0);
+        let cp = enc.checkpoint();
+        enc.sample(f, &[("i", b"1")], 1.0);
+        let g = enc.family("g", "", Kind::Gauge);
+        enc.sample(g, &[], 1.0);
+        enc.rollback(cp);
+        assert_eq!(render(&mut enc), "# HELP f \n# TYPE f gauge\nf{i=\"0\"} 0\n");
+    }
+
+    #[test]
+    fn clear_keeps_capacity_and_resets() {
+        let mut enc = Encoder::new();
+        for round in 0..3 {
+            enc.clear();
+            for i in 0..200 {
+                let name = format!("fam_{i}");
+                let f = enc.family(&name, "h", Kind::Gauge);
+                enc.sample(f, &[], f64::from(round));
+            }
+            let text = render(&mut enc);
+            assert_eq!(text.lines().count(), 600);
+            assert!(text.contains(&format!("fam_199 {round}\n")));
+        }
+    }
+}

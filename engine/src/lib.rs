@@ -1,0 +1,7 @@
+//! nodegate's engine.
+pub mod collector;
+pub mod encode;
+pub mod float;
+pub mod lex;
+pub mod serve;
+pub mod source;

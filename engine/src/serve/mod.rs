@@ -1,0 +1,225 @@
+//! The HTTP/1.1 server: one `mio` event loop for sockets, worker threads for handlers.
+//!
+//! The loop accepts, reads and parses request heads, reads bodies, and writes responses, all
+//! non-blocking, so a slow or stalled client never holds up another. Whatever a [`Handler`]
+//! can answer at once (a landing page, a 404, a redirect) it answers on the loop through
+//! [`Handler::route`]; everything else (a scrape, a push) runs on a worker through
+//! [`Handler::handle`] with that worker's own state, so a scrape in progress never blocks `/`
+//! or a second scrape. The exporter and the gateway are two `Handler`s; TLS, authentication and
+//! more listener kinds plug in around the same loop.
+
+use std::net::SocketAddr;
+
+pub use httparse::Header;
+
+/// The request methods nodegate's handlers distinguish.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`: answered as `GET` without the body.
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `OPTIONS`
+    Options,
+    /// Any other token.
+    Other,
+}
+
+impl Method {
+    /// The method named by a request line's token.
+    pub fn parse(token: &str) -> Method {
+        match token {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            _ => Method::Other,
+        }
+    }
+
+    /// Whether a response to this method is `GET`-like: `GET` or `HEAD`.
+    pub fn is_get(self) -> bool {
+        matches!(self, Method::Get | Method::Head)
+    }
+}
+
+/// A parsed request, borrowed from the connection's input buffer.
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The method.
+    pub method: Method,
+    /// The request target's path, still percent-encoded.
+    pub path: &'a str,
+    /// The request target's query without `?`, still percent-encoded; empty if none.
+    pub query: &'a str,
+    /// The header fields as received.
+    pub headers: &'a [Header<'a>],
+    /// The body, de-chunked; empty if none.
+    pub body: &'a [u8],
+    /// The client's address.
+    pub peer: Option<SocketAddr>,
+}
+
+impl<'a> Request<'a> {
+    /// The first header named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    }
+
+    /// Whether `Accept-Encoding` lists `gzip` (a token equal to `gzip` or starting `gzip;`,
+    /// as promhttp decides; `gzip;q=0` is a refusal).
+    pub fn accepts_gzip(&self) -> bool {
+        self.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("accept-encoding")).any(|h| {
+            h.value.split(|&b| b == b',').any(|tok| {
+                let tok = crate::lex::trim(tok);
+                let (name, params) = match memchr::memchr(b';', tok) {
+                    Some(i) => (crate::lex::trim(&tok[..i]), &tok[i + 1..]),
+                    None => (tok, &b""[..]),
+                };
+                name.eq_ignore_ascii_case(b"gzip") && !is_q_zero(params)
+            })
+        })
+    }
+
+    /// The query's `key=value` pairs, both still percent-encoded.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+        self.query.as_bytes().split(|&b| b == b'&').filter(|p| !p.is_empty()).map(|p| {
+            match memchr::memchr(b'=', p) {
+                Some(i) => (&p[..i], &p[i + 1..]),
+                None => (p, &b""[..]),
+            }
+        })
+    }
+}
+
+fn is_q_zero(params: &[u8]) -> bool {
+    params.split(|&b| b == b';').any(|p| {
+        let p = crate::lex::trim(p);
+        p.len() >= 2
+            && p[..2].eq_ignore_ascii_case(b"q=")
+            && crate::lex::parse_f64(&p[2..]).is_some_and(|q| q == 0.0)
+    })
+}
+
+/// Decodes `%XX` escapes and, when `plus` is set (query strings), `+` as space into `buf`
+/// (cleared first). Malformed escapes are kept as they are, as browsers do.
+pub fn percent_decode<'b>(src: &[u8], plus: bool, buf: &'b mut Vec<u8>) -> &'b [u8] {
+    buf.clear();
+    let mut i = 0;
+    while i < src.len() {
+        let b = src[i];
+        if b == b'%' && i + 2 < src.len() {
+            if let (Some(h), Some(l)) = (hex(src[i + 1]), hex(src[i + 2])) {
+                buf.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        buf.push(if plus && b == b'+' { b' ' } else { b });
+        i += 1;
+    }
+    buf
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A response under construction. Owned by a connection and reused for every request on it.
+#[derive(Debug)]
+pub struct Response {
+    /// Status code; 200 unless set.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Extra header lines, each `Name: value\r\n`; see [`Response::header`].
+    pub headers: Vec<u8>,
+    /// The body. The server sends `Content-Length` and leaves it out for `HEAD`.
+    pub body: Vec<u8>,
+    /// Whether the server may gzip the body for a client that accepts it.
+    pub compress: bool,
+}
+
+/// `Content-Type` of plain-text responses.
+pub const TEXT: &str = "text/plain; charset=utf-8";
+
+impl Default for Response {
+    fn default() -> Self {
+        Response {
+            status: 200,
+            content_type: TEXT,
+            headers: Vec::new(),
+            body: Vec::new(),
+            compress: false,
+        }
+    }
+}
+
+impl Response {
+    /// Resets to an empty 200 plain-text response, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.status = 200;
+        self.content_type = TEXT;
+        self.headers.clear();
+        self.body.clear();
+        self.compress = false;
+    }
+
+    /// Adds a header line.
+    pub fn header(&mut self, name: &str, value: &[u8]) {
+        self.headers.extend_from_slice(name.as_bytes());
+        self.headers.extend_from_slice(b": ");
+        self.headers.extend_from_slice(value);
+        self.headers.extend_from_slice(b"\r\n");
+    }
+
+    /// Sets a plain-text response with `status` and `body`.
+    pub fn text(&mut self, status: u16, body: &[u8]) {
+        self.status = status;
+        self.content_type = TEXT;
+        self.body.clear();
+        self.body.extend_from_slice(body);
+    }
+}
+
+/// Where a request is answered.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Route {
+    /// `route` filled the response; the loop sends it.
+    Done,
+    /// Run [`Handler::handle`] on a worker once the body is in. `limited` requests count
+    /// against [`Config::max_inflight`]; past it the loop answers 503 itself.
+    Work {
+        /// Counted against `max_inflight`.
+        limited: bool,
+    },
+}
+
+/// What the server calls to answer requests.
+pub trait Handler: Send + Sync + 'static {
+    /// Per-worker state (an exporter instance with its kept fds, parse scratch...).
+    type Worker: Send + 'static;
+
+    /// Builds one worker's state; called once per worker thread at start.
+    fn worker(&self) -> Self::Worker;
+
+    /// Called on the event loop once a request head is in: answer at once into `resp` and
+    /// return [`Route::Done`], or return [`Route::Work`]. Must not block.
+    fn route(&self, req: &Request<'_>, resp: &mut Response) -> Route;
+
+    /// Called on a worker for requests routed to [`Route::Work`], with the body read.
+    fn handle(&self, worker: &mut Self::Worker, req: &Request<'_>, resp: &mut Response);
+}

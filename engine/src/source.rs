@@ -1,0 +1,478 @@
+//! Reading /proc and /sys with kept file descriptors.
+//!
+//! A [`File`] is opened once and re-read with `pread(2)` at offset 0: procfs and sysfs
+//! regenerate a file's text whenever it is read from the start (`seq_read_iter` resets its
+//! iterator at position 0), so a kept fd always sees fresh content and a scrape costs one or two
+//! `pread`s per file instead of `openat` + `read` + `close`. Directories are listed with
+//! `getdents64` through rustix's [`RawDir`] into a reused buffer, after `lseek(fd, 0)`.
+//!
+//! Kept fds count against a process-wide budget ([`raise_nofile_limit`] sizes it from
+//! `RLIMIT_NOFILE`). Past the budget a `File` still works, but opens and closes on every read.
+//! A kept fd whose file went away (a network interface or disk removed: reads fail with
+//! `ENODEV`) is closed and the path opened afresh once, so a device that came back under the
+//! same name is read at once and one that did not reports its error.
+
+use rustix::fd::OwnedFd;
+use rustix::fs::{FileType, Mode, OFlags, RawDir, SeekFrom};
+use rustix::io::Errno;
+use std::ffi::{CStr, CString};
+use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Largest file read in full; a larger one fails with `EFBIG` rather than growing buffers
+/// without bound (the largest /proc files on dense hosts, `/proc/interrupts` on 1,024 CPUs
+/// or `/proc/net/dev` with 10,000 interfaces, are a few MiB).
+pub const MAX_FILE: usize = 64 << 20;
+
+/// Free space a buffer is given before each `pread`: one page, what sysfs returns at most.
+const MIN_SPARE: usize = 4096;
+
+/// Kept fds right now, all threads.
+static KEPT: AtomicUsize = AtomicUsize::new(0);
+/// How many fds may be kept; set by [`raise_nofile_limit`] or [`set_fd_budget`].
+static BUDGET: AtomicUsize = AtomicUsize::new(512);
+
+/// Raises the `RLIMIT_NOFILE` soft limit to the hard limit and gives half of it to kept fds;
+/// the other half stays for connections, listeners and transient opens. Returns the new soft
+/// limit.
+pub fn raise_nofile_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current != lim.maximum {
+        let raised = rustix::process::Rlimit { current: lim.maximum, maximum: lim.maximum };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            lim.current = lim.maximum;
+        }
+    }
+    let soft = lim.current.unwrap_or(1 << 20).min(1 << 20);
+    set_fd_budget((soft / 2) as usize);
+    soft
+}
+
+/// Sets how many fds may be kept open across all [`File`]s and [`Dir`]s.
+pub fn set_fd_budget(n: usize) {
+    BUDGET.store(n, Ordering::Relaxed);
+}
+
+/// Kept fds right now, for tests and self-metrics.
+pub fn kept_fds() -> usize {
+    KEPT.load(Ordering::Relaxed)
+}
+
+fn try_keep() -> bool {
+    KEPT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+        (n < BUDGET.load(Ordering::Relaxed)).then_some(n + 1)
+    })
+    .is_ok()
+}
+
+/// An fd held against the budget; returns its slot when dropped.
+#[derive(Debug)]
+struct Kept(OwnedFd);
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        KEPT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn open(path: &CStr, flags: OFlags) -> Result<OwnedFd, Errno> {
+    rustix::fs::open(path, flags | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())
+}
+
+/// Whether an error on a kept fd means the file it named is gone (and the path may now name a
+/// new one), so that opening the path again is worth a try.
+fn is_stale(e: Errno) -> bool {
+    matches!(e, Errno::NODEV | Errno::STALE | Errno::NOENT | Errno::NXIO | Errno::BADF)
+}
+
+/// Builds the C path of `path`. Allocates; called when a source is built, not per scrape.
+pub fn c_path(path: &Path) -> CString {
+    // A path from flags or directory entries cannot hold NUL; keep what precedes one if it did.
+    let bytes = path.as_os_str().as_bytes();
+    let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
+    CString::new(&bytes[..end]).unwrap_or_default()
+}
+
+/// A file re-read with `pread` at offset 0 through a kept fd.
+#[derive(Debug)]
+pub struct File {
+    path: CString,
+    fd: Option<Kept>,
+}
+
+impl File {
+    /// A source for `path`; nothing is opened until the first read.
+    pub fn new(path: impl AsRef<Path>) -> File {
+        File { path: c_path(path.as_ref()), fd: None }
+    }
+
+    /// The path this source reads.
+    pub fn path(&self) -> &CStr {
+        &self.path
+    }
+
+    /// Reads the whole file into `buf` (cleared first) and returns its bytes.
+    ///
+    /// # Errors
+    /// The `openat` or `pread` error, or `EFBIG` past [`MAX_FILE`]. `buf` grows to the file's
+    /// size in steps of at least a page; after that nothing is allocated.
+    pub fn read<'b>(&mut self, buf: &'b mut Vec<u8>) -> Result<&'b [u8], Errno> {
+        self.read_with(buf, false)
+    }
+
+    /// Reads a sysfs attribute: a single `pread` of up to one page, which sysfs fills
+    /// whole. Saves the second `pread` that [`File::read`] needs to see end of file.
+    ///
+    /// # Errors
+    /// As [`File::read`].
+    pub fn read_attr<'b>(&mut self, buf: &'b mut Vec<u8>) -> Result<&'b [u8], Errno> {
+        self.read_with(buf, true)
+    }
+
+    fn read_with<'b>(&mut self, buf: &'b mut Vec<u8>, once: bool) -> Result<&'b [u8], Errno> {
+        buf.clear();
+        if let Some(kept) = &self.fd {
+            match read_fd(&kept.0, buf, once) {
+                Ok(()) => return Ok(buf),
+                Err(e) if is_stale(e) => self.fd = None,
+                Err(e) => return Err(e),
+            }
+        }
+        let fd = open(&self.path, OFlags::empty())?;
+        read_fd(&fd, buf, once)?;
+        if try_keep() {
+            self.fd = Some(Kept(fd));
+        }
+        Ok(buf)
+    }
+
+    /// Closes the kept fd, if any; the next read opens the path again.
+    pub fn close(&mut self) {
+        self.fd = None;
+    }
+}
+
+fn read_fd(fd: &OwnedFd, buf: &mut Vec<u8>, once: bool) -> Result<(), Errno> {
+    let mut off = 0u64;
+    loop {
+        if buf.capacity() - buf.len() < MIN_SPARE {
+            if buf.len() >= MAX_FILE {
+                return Err(Errno::FBIG);
+            }
+            buf.reserve(buf.len().max(MIN_SPARE));
+        }
+        let n = loop {
+            match rustix::io::pread(fd, rustix::buffer::spare_capacity(buf), off) {
+                Err(Errno::INTR) => continue,
+                r => break r?,
+            }
+        };
+        if n == 0 || once {
+            return Ok(());
+        }
+        off += n as u64;
+    }
+}
+
+/// A directory listed again on every scrape through a kept fd.
+#[derive(Debug)]
+pub struct Dir {
+    path: CString,
+    fd: Option<Kept>,
+    buf: Vec<MaybeUninit<u8>>,
+}
+
+impl Dir {
+    /// A source for the directory `path`; nothing is opened until the first listing.
+    pub fn new(path: impl AsRef<Path>) -> Dir {
+        Dir { path: c_path(path.as_ref()), fd: None, buf: Vec::new() }
+    }
+
+    /// The path this source lists.
+    pub fn path(&self) -> &CStr {
+        &self.path
+    }
+
+    /// Calls `f` with the name and type of every entry but `.` and `..`, in the order the
+    /// file system returns them.
+    ///
+    /// # Errors
+    /// The `openat`, `lseek` or `getdents64` error. Entries seen before a `getdents64` error
+    /// have been passed to `f`. The 32 KiB entry buffer is allocated on the first listing.
+    pub fn for_each(&mut self, mut f: impl FnMut(&[u8], FileType)) -> Result<(), Errno> {
+        if self.buf.is_empty() {
+            self.buf.resize(32 << 10, MaybeUninit::uninit());
+        }
+        if let Some(kept) = &self.fd {
+            match rustix::fs::seek(&kept.0, SeekFrom::Start(0)) {
+                Ok(_) => return list(&kept.0, &mut self.buf, &mut f),
+                Err(e) if is_stale(e) => self.fd = None,
+                Err(e) => return Err(e),
+            }
+        }
+        let fd = open(&self.path, OFlags::DIRECTORY)?;
+        list(&fd, &mut self.buf, &mut f)?;
+        if try_keep() {
+            self.fd = Some(Kept(fd));
+        }
+        Ok(())
+    }
+}
+
+fn list(
+    fd: &OwnedFd,
+    buf: &mut [MaybeUninit<u8>],
+    f: &mut impl FnMut(&[u8], FileType),
+) -> Result<(), Errno> {
+    let mut dir = RawDir::new(fd, buf);
+    while let Some(entry) = dir.next() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        f(name, entry.file_type());
+    }
+    Ok(())
+}
+
+/// Per-entry state for a directory whose entries come and go (CPUs, disks, interfaces),
+/// kept sorted by name. Between [`Entries::begin`] and [`Entries::end`] a scan marks the
+/// entries it still sees; `end` drops the others, closing their fds, so no series and no fd of
+/// a vanished entry outlives the scrape that stopped seeing it.
+#[derive(Debug)]
+pub struct Entries<T> {
+    items: Vec<Entry<T>>,
+    generation: u32,
+}
+
+#[derive(Debug)]
+struct Entry<T> {
+    name: Box<[u8]>,
+    seen: u32,
+    value: T,
+}
+
+impl<T> Default for Entries<T> {
+    fn default() -> Self {
+        Entries { items: Vec::new(), generation: 0 }
+    }
+}
+
+impl<T> Entries<T> {
+    /// An empty set.
+    pub fn new() -> Entries<T> {
+        Entries::default()
+    }
+
+    /// Starts a scan: every entry is unseen until [`Entries::get_or_insert_with`] names it.
+    pub fn begin(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// The state for `name`, created with `make` if the entry is new, and marked seen.
+    /// Allocates only for a new entry.
+    pub fn get_or_insert_with(&mut self, name: &[u8], make: impl FnOnce() -> T) -> &mut T {
+        let i = match self.items.binary_search_by(|e| (*e.name).cmp(name)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.items.insert(i, Entry { name: name.into(), seen: 0, value: make() });
+                i
+            }
+        };
+        let e = &mut self.items[i];
+        e.seen = self.generation;
+        &mut e.value
+    }
+
+    /// Ends a scan, dropping the entries it did not see.
+    pub fn end(&mut self) {
+        let g = self.generation;
+        self.items.retain(|e| e.seen == g);
+    }
+
+    /// The entries, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &T)> {
+        self.items.iter().map(|e| (&*e.name, &e.value))
+    }
+
+    /// The entries, sorted by name, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&[u8], &mut T)> {
+        self.items.iter_mut().map(|e| (&*e.name, &mut e.value))
+    }
+
+    /// How many entries are held.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// Where the exporter finds the host's files: node_exporter's `--path.*` flags.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// `--path.procfs`, default `/proc`.
+    pub procfs: PathBuf,
+    /// `--path.sysfs`, default `/sys`.
+    pub sysfs: PathBuf,
+    /// `--path.rootfs`, default `/`.
+    pub rootfs: PathBuf,
+    /// `--path.udev.data`, default `/run/udev/data`.
+    pub udev_data: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            procfs: "/proc".into(),
+            sysfs: "/sys".into(),
+            rootfs: "/".into(),
+            udev_data: "/run/udev/data".into(),
+        }
+    }
+}
+
+impl Paths {
+    /// All four trees under one directory laid out as upstream's fixtures:
+    /// `proc/`, `sys/`, `udev/data/`, with the directory itself as rootfs.
+    pub fn under(root: impl AsRef<Path>) -> Paths {
+        let root = root.as_ref();
+        Paths {
+            procfs: root.join("proc"),
+            sysfs: root.join("sys"),
+            rootfs: root.to_path_buf(),
+            udev_data: root.join("udev/data"),
+        }
+    }
+
+    /// `rel` under the procfs mount point.
+    pub fn proc(&self, rel: &str) -> PathBuf {
+        self.procfs.join(rel)
+    }
+
+    /// `rel` under the sysfs mount point.
+    pub fn sys(&self, rel: &str) -> PathBuf {
+        self.sysfs.join(rel)
+    }
+
+    /// `rel` under the root file system.
+    pub fn root(&self, rel: &str) -> PathBuf {
+        self.rootfs.join(rel.trim_start_matches('/'))
+    }
+
+    /// `rel` under the udev database.
+    pub fn udev(&self, rel: &str) -> PathBuf {
+        self.udev_data.join(rel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("nodegate-source-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn rereads_fresh_content_through_kept_fd() {
+        let d = tmpdir("reread");
+        let p = d.join("f");
+        std::fs::write(&p, b"one\n").unwrap();
+        let mut f = File::new(&p);
+        let mut buf = Vec::new();
+        assert_eq!(f.read(&mut buf).unwrap(), b"one\n");
+        assert!(f.fd.is_some());
+        // Rewritten in place (same inode): the kept fd sees the new bytes.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"two, longer\n")
+            .unwrap();
+        assert_eq!(f.read(&mut buf).unwrap(), b"two, longer\n");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn large_file_is_read_whole() {
+        let d = tmpdir("large");
+        let p = d.join("big");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(File::new(&p).read(&mut buf).unwrap(), &data[..]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn missing_file_errors_and_recovers() {
+        let d = tmpdir("missing");
+        let p = d.join("later");
+        let mut f = File::new(&p);
+        let mut buf = Vec::new();
+        assert_eq!(f.read(&mut buf), Err(Errno::NOENT));
+        std::fs::write(&p, b"now\n").unwrap();
+        assert_eq!(f.read(&mut buf).unwrap(), b"now\n");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn proc_file_through_kept_fd() {
+        // /proc/self/stat changes between reads; a kept fd must not serve a cached copy.
+        let mut f = File::new("/proc/self/stat");
+        let mut buf = Vec::new();
+        let first = f.read(&mut buf).unwrap().to_vec();
+        assert!(first.starts_with(std::process::id().to_string().as_bytes()));
+        assert!(f.read(&mut buf).unwrap().ends_with(b"\n"));
+    }
+
+    #[test]
+    fn dir_lists_entries_and_sees_changes() {
+        let d = tmpdir("dir");
+        std::fs::write(d.join("a"), b"").unwrap();
+        std::fs::create_dir(d.join("b")).unwrap();
+        let mut dir = Dir::new(&d);
+        let mut names = Vec::new();
+        dir.for_each(|n, t| names.push((n.to_vec(), t.is_dir()))).unwrap();
+        names.sort();
+        assert_eq!(names, [(b"a".to_vec(), false), (b"b".to_vec(), true)]);
+        std::fs::write(d.join("c"), b"").unwrap();
+        std::fs::remove_file(d.join("a")).unwrap();
+        let mut again = Vec::new();
+        dir.for_each(|n, _| again.push(n.to_vec())).unwrap();
+        again.sort();
+        assert_eq!(again, [b"b".to_vec(), b"c".to_vec()]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn entries_drop_unseen() {
+        let mut e: Entries<u32> = Entries::new();
+        e.begin();
+        *e.get_or_insert_with(b"eth1", || 1) += 10;
+        e.get_or_insert_with(b"eth0", || 0);
+        e.end();
+        assert_eq!(
+            e.iter().map(|(n, v)| (n.to_vec(), *v)).collect::<Vec<_>>(),
+            [(b"eth0".to_vec(), 0), (b"eth1".to_vec(), 11)]
+        );
+        e.begin();
+        e.get_or_insert_with(b"eth1", || 99);
+        e.end();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e.iter().next().map(|(_, v)| *v), Some(11));
+    }
+}
