@@ -85,6 +85,9 @@ struct Family {
 /// One client_golang `dto.Metric`: a series, or all lines of one summary or histogram.
 #[derive(Clone, Copy, Debug)]
 struct Metric {
+    /// The key's first eight bytes, big-endian and zero-padded: most comparisons while
+    /// sorting are settled by this alone, without touching the key arena.
+    prefix: u64,
     family: u32,
     /// Rendered lines, within `lines`.
     line: (u32, u32),
@@ -105,6 +108,7 @@ pub struct Encoder {
     /// Scratch for `finish`: family order, then metric order.
     order: Vec<u32>,
     slots: Vec<u32>,
+    sorting: Vec<(u64, u32)>,
     /// Samples dropped in this scrape: duplicate series and clashing families.
     dropped: u32,
 }
@@ -320,7 +324,12 @@ impl Encoder {
             push_key_value(&mut self.keys, value);
         }
         self.families[family.0 as usize].count += 1;
+        let key = &self.keys[key_start..];
+        let mut prefix = [0u8; 8];
+        let n = key.len().min(8);
+        prefix[..n].copy_from_slice(&key[..n]);
         self.metrics.push(Metric {
+            prefix: u64::from_be_bytes(prefix),
             family: family.0,
             line: (line_start as u32, self.lines.len() as u32),
             key: (key_start as u32, self.keys.len() as u32),
@@ -346,7 +355,9 @@ impl Encoder {
     /// Writes the scrape's exposition to `out` (appending). Allocates only to grow `out` and
     /// the encoder's own scratch beyond their largest size so far.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        let Encoder { heads, lines, keys, families, metrics, order, slots, dropped, .. } = self;
+        let Encoder {
+            heads, lines, keys, families, metrics, order, slots, sorting, dropped, ..
+        } = self;
 
         // Families in byte-wise name order, empty ones left out.
         order.clear();
@@ -387,8 +398,19 @@ impl Encoder {
             let group = &mut grouped[begin..end];
             begin = end;
             // Emission index breaks ties: the first of two equal series is kept.
-            if !group.is_sorted_by(|&a, &b| (key(a), a) <= (key(b), b)) {
-                group.sort_unstable_by(|&a, &b| key(a).cmp(key(b)).then(a.cmp(&b)));
+            let before = |a: u32, b: u32| {
+                let (ma, mb) = (&metrics[a as usize], &metrics[b as usize]);
+                ma.prefix.cmp(&mb.prefix).then_with(|| key(a).cmp(key(b))).then(a.cmp(&b))
+            };
+            if !group.is_sorted_by(|&a, &b| before(a, b).is_le()) {
+                sorting.clear();
+                sorting.extend(group.iter().map(|&i| (metrics[i as usize].prefix, i)));
+                sorting.sort_unstable_by(|a, b| {
+                    a.0.cmp(&b.0).then_with(|| key(a.1).cmp(key(b.1))).then(a.1.cmp(&b.1))
+                });
+                for (slot, &(_, i)) in group.iter_mut().zip(sorting.iter()) {
+                    *slot = i;
+                }
             }
 
             let name = &heads[f.name.0 as usize..f.name.1 as usize];

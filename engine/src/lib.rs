@@ -1,7 +1,9 @@
 //! nodegate's engine.
 pub mod collector;
 pub mod encode;
+pub mod exporter;
 pub mod float;
 pub mod lex;
+pub mod process;
 pub mod serve;
 pub mod source;

@@ -222,6 +222,29 @@ impl Dir {
     }
 }
 
+impl Dir {
+    /// The directory's `st_size`, through the kept fd (for `/proc/<pid>/fd`, the number of
+    /// open fds on Linux 6.2+).
+    ///
+    /// # Errors
+    /// The `openat` or `fstat` error.
+    pub fn size(&mut self) -> Result<u64, Errno> {
+        if let Some(kept) = &self.fd {
+            match rustix::fs::fstat(&kept.0) {
+                Ok(st) => return Ok(st.st_size as u64),
+                Err(e) if is_stale(e) => self.fd = None,
+                Err(e) => return Err(e),
+            }
+        }
+        let fd = open(&self.path, OFlags::DIRECTORY)?;
+        let st = rustix::fs::fstat(&fd)?;
+        if try_keep() {
+            self.fd = Some(Kept(fd));
+        }
+        Ok(st.st_size as u64)
+    }
+}
+
 fn list(
     fd: &OwnedFd,
     buf: &mut [MaybeUninit<u8>],

@@ -19,6 +19,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A collector: scans its part of the host into the scrape's encoder.
 pub trait Collector: Send + fmt::Debug {
@@ -229,6 +230,14 @@ impl Settings {
         self.str(name) == "true"
     }
 
+    /// A duration flag.
+    ///
+    /// # Errors
+    /// A message naming the flag when the value is not a Go duration.
+    pub fn duration(&self, name: &str) -> Result<Duration, String> {
+        parse_duration(self.str(name)).map_err(|e| format!("--{name}: {e}"))
+    }
+
     /// A regex flag compiled, or `None` when empty.
     ///
     /// # Errors
@@ -241,6 +250,53 @@ impl Settings {
                 .map_err(|e| format!("invalid regular expression for --{name}: {e}")),
         }
     }
+}
+
+/// Checks that `re` compiles as a collector flag's regular expression.
+///
+/// # Errors
+/// The compiler's message.
+pub fn check_regex(re: &str) -> Result<(), String> {
+    Regex::new(re).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Parses a Go duration (`300ms`, `1.5h`, `2h45m`, `0`): decimal numbers each followed by one
+/// of the units `ns`, `us`, `µs`, `ms`, `s`, `m`, `h`. Negative durations are refused.
+///
+/// # Errors
+/// A message saying what is wrong with `s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration {s:?}: expected e.g. 300ms, 5s, 1m30s");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(num_len);
+        if num.is_empty() || num == "." {
+            return Err(bad());
+        }
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += n * scale;
+        rest = tail;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
 fn default_of(name: &str) -> &'static str {
@@ -279,3 +335,36 @@ pub fn spec(name: &str) -> Option<&'static Spec> {
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        for bad in ["", "5", "s", "-5s", "5x", "1..5s", "+"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_defaults_and_values() {
+        let mut s = Settings::new();
+        assert_eq!(s.str("no.such.flag"), "");
+        s.set("a", "x");
+        s.set("a", "y");
+        assert_eq!(s.str("a"), "y");
+        s.push("r", "1");
+        s.push("r", "2");
+        assert_eq!(s.strs("r"), ["1", "2"]);
+        s.set("re", "(");
+        assert!(s.regex("re").unwrap_err().contains("--re"));
+        s.set("d", "10x");
+        assert!(s.duration("d").unwrap_err().contains("--d"));
+    }
+}

@@ -90,7 +90,7 @@ impl<'a> Request<'a> {
     }
 
     /// The query's `key=value` pairs, both still percent-encoded.
-    pub fn query_pairs(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+    pub fn query_pairs(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone {
         self.query.as_bytes().split(|&b| b == b'&').filter(|p| !p.is_empty()).map(|p| {
             match memchr::memchr(b'=', p) {
                 Some(i) => (&p[..i], &p[i + 1..]),
