@@ -268,8 +268,10 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] = &[loadavg::SPEC];
+pub static REGISTRY: &[Spec] = &[diskstats::SPEC, loadavg::SPEC];
 
+mod device_filter;
+mod diskstats;
 mod loadavg;
 
 /// The spec named `name`.
