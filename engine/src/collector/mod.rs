@@ -268,11 +268,12 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] = &[diskstats::SPEC, loadavg::SPEC];
+pub static REGISTRY: &[Spec] = &[diskstats::SPEC, loadavg::SPEC, netdev::SPEC];
 
 mod device_filter;
 mod diskstats;
 mod loadavg;
+mod netdev;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
