@@ -5,3 +5,4 @@ pub mod float;
 pub mod lex;
 pub mod serve;
 pub mod source;
+pub mod tz;

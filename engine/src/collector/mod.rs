@@ -268,12 +268,13 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] = &[diskstats::SPEC, loadavg::SPEC, netdev::SPEC];
+pub static REGISTRY: &[Spec] = &[diskstats::SPEC, loadavg::SPEC, netdev::SPEC, time::SPEC];
 
 mod device_filter;
 mod diskstats;
 mod loadavg;
 mod netdev;
+mod time;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
