@@ -7,3 +7,4 @@ pub mod lex;
 pub mod process;
 pub mod serve;
 pub mod source;
+pub mod tz;

@@ -177,6 +177,22 @@ fn read_fd(fd: &OwnedFd, buf: &mut Vec<u8>, once: bool) -> Result<(), Errno> {
     }
 }
 
+/// Opens `path`, reads it whole into `buf` (cleared first) and closes it again, for files that
+/// are replaced by `rename(2)` rather than rewritten, where a kept fd would go on reading the old
+/// copy. Returns the `fstat` of the fd the bytes came from, so a caller comparing it later with
+/// a `stat` of the path knows whether the bytes it holds are still current.
+///
+/// # Errors
+/// The `openat`, `fstat` or `pread` error, or `EFBIG` past [`MAX_FILE`]. `buf` grows as in
+/// [`File::read`]; the fd is not counted against the kept-fd budget since it is closed at once.
+pub fn read_once(path: &CStr, buf: &mut Vec<u8>) -> Result<rustix::fs::Stat, Errno> {
+    buf.clear();
+    let fd = open(path, OFlags::empty())?;
+    let stat = rustix::fs::fstat(&fd)?;
+    read_fd(&fd, buf, false)?;
+    Ok(stat)
+}
+
 /// A directory listed again on every scrape through a kept fd.
 #[derive(Debug)]
 pub struct Dir {
@@ -460,6 +476,27 @@ mod tests {
         let first = f.read(&mut buf).unwrap().to_vec();
         assert!(first.starts_with(std::process::id().to_string().as_bytes()));
         assert!(f.read(&mut buf).unwrap().ends_with(b"\n"));
+    }
+
+    #[test]
+    fn read_once_reports_the_file_it_read() {
+        let d = tmpdir("once");
+        let p = d.join("entry");
+        std::fs::write(&p, b"first\n").unwrap();
+        let path = c_path(&p);
+        let mut buf = Vec::new();
+        let a = read_once(&path, &mut buf).unwrap();
+        assert_eq!(buf, b"first\n");
+        // Replaced by rename, as udev does: another inode, and the new bytes.
+        std::fs::write(d.join("tmp"), b"second\n").unwrap();
+        std::fs::rename(d.join("tmp"), &p).unwrap();
+        let b = read_once(&path, &mut buf).unwrap();
+        assert_eq!(buf, b"second\n");
+        assert_ne!(a.st_ino, b.st_ino);
+        assert_eq!(b.st_ino, rustix::fs::stat(path.as_c_str()).unwrap().st_ino);
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(read_once(&path, &mut buf).unwrap_err(), Errno::NOENT);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -324,9 +324,15 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] = &[loadavg::SPEC];
+pub static REGISTRY: &[Spec] =
+    &[diskstats::SPEC, loadavg::SPEC, netdev::SPEC, time::SPEC, uname::SPEC];
 
+mod device_filter;
+mod diskstats;
 mod loadavg;
+mod netdev;
+mod time;
+mod uname;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
@@ -366,5 +372,25 @@ mod tests {
         assert!(s.regex("re").unwrap_err().contains("--re"));
         s.set("d", "10x");
         assert!(s.duration("d").unwrap_err().contains("--d"));
+    }
+
+    #[test]
+    fn registry_sorted_with_distinct_flags() {
+        assert!(REGISTRY.windows(2).all(|w| w[0].name < w[1].name), "REGISTRY out of order");
+        let mut names: Vec<&str> = REGISTRY
+            .iter()
+            .flat_map(|s| s.flags.iter())
+            .flat_map(|f| std::iter::once(f.name).chain(f.aliases.iter().copied()))
+            .collect();
+        let all = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all, "a flag or alias is declared twice");
+        for spec in REGISTRY {
+            for flag in spec.flags {
+                let prefix = format!("collector.{}.", spec.name);
+                assert!(flag.name.starts_with(&prefix), "{} outside its collector", flag.name);
+            }
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! Test helpers: rendering an encoder, and upstream's fixtures and expected output, read from
 //! `../shared` beside the project (tests that need them skip with a message where it is absent).
 
+use super::{Build, Collector, Settings, Shared, Spec};
 use crate::encode::Encoder;
-use std::path::PathBuf;
+use crate::source::Paths;
+use std::path::{Path, PathBuf};
 
 /// Upstream's fixture tree, if present.
 pub fn fixtures() -> Option<PathBuf> {
@@ -77,4 +79,37 @@ pub fn assert_matches_e2e(text: &str) {
     let Some(want) = e2e_lines(&families) else { return };
     let got: Vec<&str> = text.lines().collect();
     assert_eq!(got, want, "output differs from upstream's e2e-output.txt");
+}
+
+/// Builds `spec`'s collector over `paths` with `settings`.
+pub fn build(
+    spec: &Spec,
+    paths: &Paths,
+    settings: &Settings,
+) -> Result<Box<dyn Collector>, String> {
+    let shared = Shared::default();
+    (spec.build)(&Build { paths, settings, shared: &shared, enabled: &[] })
+}
+
+/// The text of one `update` of `c`, which must succeed.
+pub fn scrape(c: &mut dyn Collector) -> String {
+    render(|enc| c.update(enc).expect("update failed"))
+}
+
+/// A fresh, empty directory for one test, unique to `tag` and this process.
+pub fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nodegate-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+/// How many of this process's fds are open on something under `dir`: a leak check that,
+/// unlike the global kept-fd count, is not disturbed by tests running in parallel.
+pub fn fds_under(dir: &Path) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .count()
 }
