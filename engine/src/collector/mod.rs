@@ -268,8 +268,9 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] = &[loadavg::SPEC];
+pub static REGISTRY: &[Spec] = &[entropy::SPEC, loadavg::SPEC];
 
+mod entropy;
 mod loadavg;
 
 /// The spec named `name`.

@@ -1,7 +1,9 @@
 //! Test helpers: rendering an encoder, and upstream's fixtures and expected output, read from
 //! `../shared` beside the project (tests that need them skip with a message where it is absent).
 
+use super::{Build, Collector, Error, Settings, Shared, Spec};
 use crate::encode::Encoder;
+use crate::source::Paths;
 use std::path::PathBuf;
 
 /// Upstream's fixture tree, if present.
@@ -77,4 +79,49 @@ pub fn assert_matches_e2e(text: &str) {
     let Some(want) = e2e_lines(&families) else { return };
     let got: Vec<&str> = text.lines().collect();
     assert_eq!(got, want, "output differs from upstream's e2e-output.txt");
+}
+
+/// Builds `spec`'s collector as the exporter would, with `enabled` as the enabled collectors.
+pub fn build(
+    spec: &Spec,
+    paths: &Paths,
+    settings: &Settings,
+    shared: &Shared,
+    enabled: &[&'static str],
+) -> Result<Box<dyn Collector>, String> {
+    (spec.build)(&Build { paths, settings, shared, enabled })
+}
+
+/// One update into a fresh encoder: the rendered text, or the error. A failed update must leave
+/// nothing behind, and this asserts it.
+pub fn scrape(c: &mut dyn Collector) -> Result<String, Error> {
+    let mut enc = Encoder::new();
+    let r = c.update(&mut enc);
+    let mut out = Vec::new();
+    enc.finish(&mut out);
+    let text = String::from_utf8(out).expect("exposition is UTF-8");
+    match r {
+        Ok(()) => Ok(text),
+        Err(e) => {
+            assert_eq!(text, "", "a failed update ({e}) left samples behind");
+            Err(e)
+        }
+    }
+}
+
+/// A fresh directory under the system temp dir for a test's hand-made tree.
+pub fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nodegate-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+/// Writes `contents` to `rel` under `root`, creating parent directories.
+pub fn put(root: &std::path::Path, rel: &str, contents: &str) {
+    let p = root.join(rel);
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir).expect("create dir");
+    }
+    std::fs::write(p, contents).expect("write file");
 }
