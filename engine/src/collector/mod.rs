@@ -268,9 +268,10 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] = &[entropy::SPEC, loadavg::SPEC];
+pub static REGISTRY: &[Spec] = &[entropy::SPEC, filefd::SPEC, loadavg::SPEC];
 
 mod entropy;
+mod filefd;
 mod loadavg;
 
 /// The spec named `name`.
