@@ -268,11 +268,12 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] = &[entropy::SPEC, filefd::SPEC, loadavg::SPEC];
+pub static REGISTRY: &[Spec] = &[entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC];
 
 mod entropy;
 mod filefd;
 mod loadavg;
+mod meminfo;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
