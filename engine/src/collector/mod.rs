@@ -268,12 +268,14 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] = &[entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC];
+pub static REGISTRY: &[Spec] =
+    &[entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, vmstat::SPEC];
 
 mod entropy;
 mod filefd;
 mod loadavg;
 mod meminfo;
+mod vmstat;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
