@@ -269,12 +269,13 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] =
-    &[entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, vmstat::SPEC];
+    &[entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, pressure::SPEC, vmstat::SPEC];
 
 mod entropy;
 mod filefd;
 mod loadavg;
 mod meminfo;
+mod pressure;
 mod vmstat;
 
 /// The spec named `name`.
