@@ -268,14 +268,22 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] =
-    &[entropy::SPEC, filefd::SPEC, loadavg::SPEC, meminfo::SPEC, pressure::SPEC, vmstat::SPEC];
+pub static REGISTRY: &[Spec] = &[
+    entropy::SPEC,
+    filefd::SPEC,
+    loadavg::SPEC,
+    meminfo::SPEC,
+    pressure::SPEC,
+    schedstat::SPEC,
+    vmstat::SPEC,
+];
 
 mod entropy;
 mod filefd;
 mod loadavg;
 mod meminfo;
 mod pressure;
+mod schedstat;
 mod vmstat;
 
 /// The spec named `name`.
