@@ -275,6 +275,7 @@ pub static REGISTRY: &[Spec] = &[
     meminfo::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
+    stat::SPEC,
     vmstat::SPEC,
 ];
 
@@ -284,6 +285,7 @@ mod loadavg;
 mod meminfo;
 mod pressure;
 mod schedstat;
+mod stat;
 mod vmstat;
 
 /// The spec named `name`.
