@@ -269,6 +269,7 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
+    cpu::SPEC,
     entropy::SPEC,
     filefd::SPEC,
     loadavg::SPEC,
@@ -279,6 +280,7 @@ pub static REGISTRY: &[Spec] = &[
     vmstat::SPEC,
 ];
 
+mod cpu;
 mod entropy;
 mod filefd;
 mod loadavg;
