@@ -296,4 +296,6 @@ pub fn spec(name: &str) -> Option<&'static Spec> {
 }
 
 #[cfg(test)]
+mod proc_smoke;
+#[cfg(test)]
 pub(crate) mod testing;
