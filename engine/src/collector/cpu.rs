@@ -501,9 +501,9 @@ fn scan_info_rows(src: &[u8], enc: &mut Encoder, filters: &InfoFilters) -> Resul
             b"siblings" | b"cpu cores" | b"cpuid level" | b"clflush size" | b"cache_alignment" => {
                 parse_uint(value).ok_or(at(n, "invalid number"))?;
             }
-            // Only the first CPU's are reported; a later CPU's are not looked at.
-            b"flags" if is_first => flags = text()?,
-            b"bugs" if is_first => bugs = text()?,
+            // Only the first CPU's are reported, and only through a filter.
+            b"flags" if is_first && filters.flags.is_some() => flags = text()?,
+            b"bugs" if is_first && filters.bugs.is_some() => bugs = text()?,
             _ => {}
         }
     }
@@ -717,11 +717,7 @@ mod tests {
 
     #[test]
     fn duplicate_and_unordered_lines() {
-        let mut state = Reported::default();
-        let mut rows = vec![(3, [1.0; 10]), (1, [2.0; 10])];
-        advance(&mut state, &mut rows);
-        assert_eq!(state.cpus.iter().map(|c| c.0).collect::<Vec<_>>(), [3, 1].map(i64::from));
-        // Through the collector: the later of two lines for one CPU counts, as in a map.
+        // The later of two lines for one CPU counts, as in upstream's map.
         let d = tmpdir("cpu-dup");
         put(&d, "proc/stat", "cpu2 1 0 0 0\ncpu0 1 0 0 0\ncpu2 7 0 0 0\n");
         let text =
@@ -849,8 +845,10 @@ mod tests {
         }
         // Accepted as procfs accepts them: octal and hex numbers, unknown keys, lines without
         // `": "`, a non-UTF-8 value nobody reports.
-        let ok = b"processor\t: 010\nsiblings\t: 0x8\nfoo: \xff\nwp:yes\nflags:x\n";
+        let ok = b"processor\t: 010\nsiblings\t: 0x8\nfoo: \xff\nwp:yes\nflags: \xff\n";
         assert!(info(ok, &f).unwrap().contains("cpu=\"8\""));
+        let f = InfoFilters { flags: Some(Regex::new("").unwrap()), ..InfoFilters::default() };
+        assert_eq!(info(ok, &f).unwrap_err().line, 5);
     }
 
     #[test]
@@ -961,6 +959,21 @@ mod tests {
         assert_eq!(samples(&scrape(&mut c).unwrap()), Vec::<&str>::new());
         assert!(c.cpus.is_empty());
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn advance_keeps_listed_cpus() {
+        let mut state = Reported::default();
+        let mut rows = vec![(1, [2.0; 10]), (3, [1.0; 10])];
+        advance(&mut state, &mut rows);
+        // cpu1 goes, cpu2 comes (at its own values), cpu3 keeps its state and is clamped.
+        let mut rows =
+            vec![(2, [0.5; 10]), (3, [0.0, 5.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])];
+        advance(&mut state, &mut rows);
+        assert_eq!(state.cpus.iter().map(|c| c.0).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(rows[0].1, [0.5; 10]);
+        assert_eq!(rows[1].1, [1.0, 5.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(state.cpus[1].1, rows[1].1);
     }
 
     #[test]
