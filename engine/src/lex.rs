@@ -134,7 +134,53 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(s).ok()?;
     // Rust also accepts "infinity"/"nan" in any case, as Go does; it rejects Go's hex floats
     // and underscores, which no kernel file carries.
-    s.parse::<f64>().ok()
+    let v = s.parse::<f64>().ok()?;
+    // Go reports a finite literal beyond the f64 range (`1e400`) as ErrRange; Rust rounds it
+    // to infinity.
+    match v.is_infinite() && !s.bytes().any(|b| b == b'i' || b == b'I') {
+        true => None,
+        false => Some(v),
+    }
+}
+
+/// The length of the float token Go's `fmt` scanners (the `%f` verb of `Sscanf`) take from the
+/// start of `s`: `NaN`, or an optional sign followed by `Inf` or by digits, a fraction and an
+/// exponent. The token is then parsed with [`parse_f64`]; an empty token, or one that does not
+/// parse, is Go's "invalid syntax". Go's `_` separators and binary `p` exponents are taken into
+/// the token as Go takes them, but do not parse here: no kernel file writes them.
+pub fn float_token_len(s: &[u8]) -> usize {
+    let mut i = 0;
+    let mut accept = |set: &[u8]| match s.get(i) {
+        Some(b) if set.contains(b) => {
+            i += 1;
+            true
+        }
+        _ => false,
+    };
+    // Each `&&` chain stops at the first miss but keeps what it took, as Go's `accept` does.
+    if accept(b"nN") && accept(b"aA") && accept(b"nN") {
+        return i;
+    }
+    accept(b"+-");
+    if accept(b"iI") && accept(b"nN") && accept(b"fF") {
+        return i;
+    }
+    const DIGITS: &[u8] = b"0123456789_";
+    while accept(DIGITS) {}
+    if accept(b".") {
+        while accept(DIGITS) {}
+    }
+    if accept(b"eEpP") {
+        accept(b"+-");
+        while accept(DIGITS) {}
+    }
+    i
+}
+
+/// Whether every byte of `s` may appear in a metric name after its first character
+/// (`[a-zA-Z0-9_:]`, the scheme client_golang v1.19 validates names with).
+pub fn is_name_tail(s: &[u8]) -> bool {
+    s.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
 }
 
 #[cfg(test)]
@@ -172,6 +218,34 @@ mod tests {
         assert_eq!(parse_f64(b"+Inf"), Some(f64::INFINITY));
         assert!(parse_f64(b"NaN").unwrap().is_nan());
         assert_eq!(parse_f64(b"abc"), None);
+        assert_eq!(parse_f64(b"1e400"), None);
+        assert_eq!(parse_f64(b"-1e400"), None);
+        assert_eq!(parse_f64(b"1e-400"), Some(0.0));
+        assert_eq!(parse_f64(b"-infinity"), Some(f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn float_tokens_as_go_scans_them() {
+        let cases: [(&[u8], usize); 12] = [
+            (b"0.06 avg", 4),
+            (b"1e3", 3),
+            (b"-2.5E-3x", 7),
+            (b"inf", 3),
+            (b"+Infinity", 4),
+            (b"nan", 3),
+            (b"nx", 1),
+            (b"x", 0),
+            (b"", 0),
+            (b".5", 2),
+            (b"5.", 2),
+            (b"1_0", 3),
+        ];
+        for (s, n) in cases {
+            assert_eq!(float_token_len(s), n, "{:?}", String::from_utf8_lossy(s));
+        }
+        assert!(is_name_tail(b"Active_anon:x9"));
+        assert!(!is_name_tail(b"a-b"));
+        assert!(!is_name_tail(b"a(b)"));
     }
 
     proptest! {

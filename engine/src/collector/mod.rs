@@ -324,21 +324,44 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] =
-    &[diskstats::SPEC, loadavg::SPEC, netdev::SPEC, time::SPEC, uname::SPEC];
+pub static REGISTRY: &[Spec] = &[
+    cpu::SPEC,
+    diskstats::SPEC,
+    entropy::SPEC,
+    filefd::SPEC,
+    loadavg::SPEC,
+    meminfo::SPEC,
+    netdev::SPEC,
+    pressure::SPEC,
+    schedstat::SPEC,
+    stat::SPEC,
+    time::SPEC,
+    uname::SPEC,
+    vmstat::SPEC,
+];
 
+mod cpu;
 mod device_filter;
 mod diskstats;
+mod entropy;
+mod filefd;
 mod loadavg;
+mod meminfo;
 mod netdev;
+mod pressure;
+mod schedstat;
+mod stat;
 mod time;
 mod uname;
+mod vmstat;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
     REGISTRY.iter().find(|s| s.name == name)
 }
 
+#[cfg(test)]
+mod proc_smoke;
 #[cfg(test)]
 pub(crate) mod testing;
 

@@ -1,7 +1,7 @@
 //! Test helpers: rendering an encoder, and upstream's fixtures and expected output, read from
 //! `../shared` beside the project (tests that need them skip with a message where it is absent).
 
-use super::{Build, Collector, Settings, Shared, Spec};
+use super::{Build, Collector, Error, Settings, Shared, Spec};
 use crate::encode::Encoder;
 use crate::source::Paths;
 use std::path::{Path, PathBuf};
@@ -87,8 +87,7 @@ pub fn build(
     paths: &Paths,
     settings: &Settings,
 ) -> Result<Box<dyn Collector>, String> {
-    let shared = Shared::default();
-    (spec.build)(&Build { paths, settings, shared: &shared, enabled: &[] })
+    build_with(spec, paths, settings, &Shared::default(), &[])
 }
 
 /// The text of one `update` of `c`, which must succeed.
@@ -104,6 +103,35 @@ pub fn tmpdir(tag: &str) -> PathBuf {
     d
 }
 
+/// Builds `spec`'s collector as the exporter would, with `shared` state and `enabled` as the
+/// enabled collectors.
+pub fn build_with(
+    spec: &Spec,
+    paths: &Paths,
+    settings: &Settings,
+    shared: &Shared,
+    enabled: &[&'static str],
+) -> Result<Box<dyn Collector>, String> {
+    (spec.build)(&Build { paths, settings, shared, enabled })
+}
+
+/// One update into a fresh encoder: the rendered text, or the error. A failed update must leave
+/// nothing behind, and this asserts it.
+pub fn try_scrape(c: &mut dyn Collector) -> Result<String, Error> {
+    let mut enc = Encoder::new();
+    let r = c.update(&mut enc);
+    let mut out = Vec::new();
+    enc.finish(&mut out);
+    let text = String::from_utf8(out).expect("exposition is UTF-8");
+    match r {
+        Ok(()) => Ok(text),
+        Err(e) => {
+            assert_eq!(text, "", "a failed update ({e}) left samples behind");
+            Err(e)
+        }
+    }
+}
+
 /// How many of this process's fds are open on something under `dir`: a leak check that,
 /// unlike the global kept-fd count, is not disturbed by tests running in parallel.
 pub fn fds_under(dir: &Path) -> usize {
@@ -112,4 +140,13 @@ pub fn fds_under(dir: &Path) -> usize {
         .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
         .filter(|target| target.starts_with(dir))
         .count()
+}
+
+/// Writes `contents` to `rel` under `root`, creating parent directories.
+pub fn put(root: &std::path::Path, rel: &str, contents: &str) {
+    let p = root.join(rel);
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir).expect("create dir");
+    }
+    std::fs::write(p, contents).expect("write file");
 }
