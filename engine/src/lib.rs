@@ -3,5 +3,7 @@ pub mod collector;
 pub mod encode;
 pub mod float;
 pub mod lex;
+pub mod quote;
 pub mod serve;
 pub mod source;
+pub mod textparse;
