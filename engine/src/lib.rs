@@ -2,6 +2,7 @@
 pub mod collector;
 pub mod encode;
 pub mod float;
+pub mod glob;
 pub mod lex;
 pub mod quote;
 pub mod serve;
