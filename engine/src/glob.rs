@@ -273,6 +273,9 @@ fn clean_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
 pub struct ByteList {
     bytes: Vec<u8>,
     ends: Vec<usize>,
+    /// Scratch for [`ByteList::sort`].
+    spans: Vec<(usize, usize)>,
+    spare: Vec<u8>,
 }
 
 impl ByteList {
@@ -321,22 +324,21 @@ impl ByteList {
         (0..self.len()).filter_map(|i| self.get(i))
     }
 
-    /// Sorts the elements byte-wise, as Go's `sort.Strings` does. Allocates nothing: element
-    /// spans are sorted in a scratch list, then the bytes are laid out again.
-    fn sort(&mut self, spans: &mut Vec<(usize, usize)>, scratch: &mut Vec<u8>) {
+    /// Sorts the elements byte-wise, as Go's `sort.Strings` does. Element spans are sorted in
+    /// a scratch list, then the bytes laid out again in a spare buffer that becomes the list's:
+    /// nothing is allocated once the buffers have grown to the list's size.
+    pub fn sort(&mut self) {
+        let ByteList { bytes, ends, spans, spare } = self;
         spans.clear();
-        spans.extend(
-            (0..self.len()).map(|i| (if i == 0 { 0 } else { self.ends[i - 1] }, self.ends[i])),
-        );
-        let bytes = &self.bytes;
+        spans.extend(ends.iter().scan(0, |start, &end| Some((std::mem::replace(start, end), end))));
         spans.sort_unstable_by(|a, b| bytes[a.0..a.1].cmp(&bytes[b.0..b.1]));
-        scratch.clear();
-        self.ends.clear();
+        spare.clear();
+        ends.clear();
         for &(start, end) in spans.iter() {
-            scratch.extend_from_slice(&self.bytes[start..end]);
-            self.ends.push(scratch.len());
+            spare.extend_from_slice(&bytes[start..end]);
+            ends.push(spare.len());
         }
-        std::mem::swap(&mut self.bytes, scratch);
+        std::mem::swap(bytes, spare);
     }
 }
 
@@ -348,8 +350,6 @@ pub struct Glob {
     levels: Vec<ByteList>,
     /// Entries of the directory being matched, sorted.
     names: ByteList,
-    spans: Vec<(usize, usize)>,
-    scratch: Vec<u8>,
     /// The C path being listed, NUL included.
     cpath: Vec<u8>,
 }
@@ -437,7 +437,7 @@ impl Glob {
         let names = &mut self.names;
         // A listing that fails part-way still yields the names read so far, as in Go.
         let _ = self.lister.list(path, |name, _| names.push(name));
-        self.names.sort(&mut self.spans, &mut self.scratch);
+        self.names.sort();
         for name in self.names.iter() {
             if matches(pattern, name)? {
                 out.push_with(|buf| join(buf, dir, name));
@@ -578,7 +578,7 @@ mod tests {
         for s in [&b"b"[..], b"", b"ab", b"a", b"\xff"] {
             l.push(s);
         }
-        l.sort(&mut Vec::new(), &mut Vec::new());
+        l.sort();
         let got: Vec<&[u8]> = l.iter().collect();
         assert_eq!(got, [&b""[..], b"a", b"ab", b"b", b"\xff"]);
         assert_eq!((l.len(), l.is_empty(), l.get(5)), (5, false, None));

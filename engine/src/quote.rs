@@ -18,6 +18,16 @@
 
 use std::fmt::{self, Write};
 
+/// Displays bytes as Go's `%q` does, for log lines.
+#[derive(Clone, Copy, Debug)]
+pub struct Quoted<'a>(pub &'a [u8]);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_str(f, self.0)
+    }
+}
+
 /// Writes `s` in double quotes as Go's `%q` writes a string holding these bytes.
 ///
 /// # Errors

@@ -268,9 +268,10 @@ impl Shared {
 }
 
 /// Every collector, sorted by name.
-pub static REGISTRY: &[Spec] = &[loadavg::SPEC];
+pub static REGISTRY: &[Spec] = &[loadavg::SPEC, textfile::SPEC];
 
 mod loadavg;
+mod textfile;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
