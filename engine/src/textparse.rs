@@ -1528,6 +1528,39 @@ mod tests {
     }
 
     #[test]
+    fn reads_node_exporters_own_output() {
+        // The whole e2e scrape of node_exporter 1.8.2: every family it declares, every sample.
+        let Some(src) = crate::collector::testing::fixture("e2e-output.txt") else { return };
+        let mut store = Store::new();
+        let fams = store.parse(&src).unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8_lossy(&src);
+        let declared = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        let with_samples = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter(|l| {
+                let name = l.split(' ').next().unwrap_or_default();
+                text.lines().filter_map(|s| s.strip_prefix(name)).any(|rest| {
+                    let rest = ["_sum", "_count", "_bucket"]
+                        .iter()
+                        .find_map(|suffix| rest.strip_prefix(suffix))
+                        .unwrap_or(rest);
+                    rest.starts_with(['{', ' '])
+                })
+            })
+            .count();
+        assert!(declared > 500);
+        assert_eq!(fams.iter().count(), with_samples);
+        let lines = text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).count();
+        let mut p = Parser::new(&src, &mut store);
+        let mut streamed = 0;
+        while p.next_sample().unwrap().is_some() {
+            streamed += 1;
+        }
+        assert_eq!(streamed, lines);
+    }
+
+    #[test]
     fn go_error_messages() {
         // Messages as Go's TextParser gives them for the same input.
         let cases: &[(&[u8], &str)] = &[
