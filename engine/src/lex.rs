@@ -76,7 +76,8 @@ pub fn trim(src: &[u8]) -> &[u8] {
 /// overflow. Returns `None` otherwise.
 #[inline]
 pub fn parse_u64(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 20 {
+    // No length cap: Go accepts any number of leading zeros, and overflow is caught below.
+    if s.is_empty() {
         return None;
     }
     let mut n: u64 = 0;
