@@ -1522,6 +1522,22 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_are_go_int64s() {
+        // Any number of leading zeros, the full int64 range, a sign; nothing past it.
+        let src =
+            b"m 1 0000000000000000000000000001\nn 2 -00000000000000000000009223372036854775808\n";
+        assert_eq!(
+            show(src),
+            ["m|None|Untyped", "  {} 1.0 @1", "n|None|Untyped", "  {} 2.0 @-9223372036854775808"][..]
+        );
+        assert_eq!(
+            err(b"o 3 +0009223372036854775808\n"),
+            "text format parsing error in line 1: expected integer as timestamp, got \
+             \"+0009223372036854775808\""
+        );
+    }
+
+    #[test]
     fn gauge_histograms_keep_no_value() {
         let src = b"# TYPE g gauge_histogram\ng{le=\"1\"} 2 7\n";
         assert_eq!(show(src), ["g|None|GaugeHistogram", "  {le=\"1\"} - @7"][..]);
