@@ -485,7 +485,7 @@ pub fn escape_label_value(out: &mut Vec<u8>, mut v: &[u8]) {
 }
 
 /// FNV-1a: names are short, and the table only needs a spread, not collision resistance.
-fn hash(bytes: &[u8]) -> u64 {
+pub(crate) fn hash(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= u64::from(b);
@@ -496,21 +496,21 @@ fn hash(bytes: &[u8]) -> u64 {
 
 /// Open-addressing table from a name hash to a family id; ids are compared by the caller.
 #[derive(Debug, Default)]
-struct NameIndex {
+pub(crate) struct NameIndex {
     /// `(hash, id + 1)`; 0 marks a free slot. Length is a power of two.
     slots: Vec<(u64, u32)>,
     len: usize,
 }
 
 impl NameIndex {
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         if self.len > 0 {
             self.slots.iter_mut().for_each(|s| *s = (0, 0));
             self.len = 0;
         }
     }
 
-    fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
         if self.slots.is_empty() {
             return None;
         }
@@ -528,7 +528,7 @@ impl NameIndex {
         }
     }
 
-    fn insert(&mut self, hash: u64, id: u32) {
+    pub(crate) fn insert(&mut self, hash: u64, id: u32) {
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }

@@ -278,6 +278,98 @@ fn list(
     Ok(())
 }
 
+/// Lists directories by path, each through an fd opened for that listing only.
+///
+/// For directories that may be replaced between scrapes (a textfile directory recreated by
+/// configuration management): a kept fd, as [`Dir`] holds, would go on listing the replaced
+/// directory, which is empty and raises no error. One entry buffer serves every path.
+#[derive(Debug, Default)]
+pub struct Lister {
+    buf: Vec<MaybeUninit<u8>>,
+}
+
+impl Lister {
+    /// A lister; the 32 KiB entry buffer is allocated on the first listing.
+    pub fn new() -> Lister {
+        Lister::default()
+    }
+
+    /// Calls `f` with the name and type of every entry of `path` but `.` and `..`, in the
+    /// order the file system returns them.
+    ///
+    /// # Errors
+    /// The `openat` or `getdents64` error; entries seen before a `getdents64` error have been
+    /// passed to `f`.
+    pub fn list(&mut self, path: &CStr, mut f: impl FnMut(&[u8], FileType)) -> Result<(), Errno> {
+        if self.buf.is_empty() {
+            self.buf.resize(32 << 10, MaybeUninit::uninit());
+        }
+        let fd = open(path, OFlags::DIRECTORY)?;
+        list(&fd, &mut self.buf, &mut f)
+    }
+}
+
+/// Whether `path` names a directory, following symbolic links (`stat(2)`); false if it
+/// cannot be stat'ed.
+pub fn is_dir(path: &CStr) -> bool {
+    rustix::fs::stat(path).is_ok_and(|st| FileType::from_raw_mode(st.st_mode).is_dir())
+}
+
+/// Whether `path` exists, without following a final symbolic link (`lstat(2)`).
+pub fn exists(path: &CStr) -> bool {
+    rustix::fs::lstat(path).is_ok()
+}
+
+/// A modification time as `stat(2)` reports it: whole seconds since the epoch (negative
+/// before it) and nanoseconds into the second.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct Mtime {
+    /// Seconds since the epoch, rounded down.
+    pub sec: i64,
+    /// Nanoseconds, `0..1_000_000_000`.
+    pub nsec: u32,
+}
+
+/// A file opened for one scrape and closed when dropped.
+///
+/// For files replaced by rename between scrapes (the textfile collector's): a kept fd, as
+/// [`File`] holds, would go on reading the replaced inode. Not counted against the fd budget,
+/// since it is closed before the scrape ends. Opened with `O_NONBLOCK`, so that a FIFO without
+/// a writer reads as empty instead of blocking the scrape.
+#[derive(Debug)]
+pub struct Transient(OwnedFd);
+
+impl Transient {
+    /// Opens `path` for reading.
+    ///
+    /// # Errors
+    /// The `openat` error.
+    pub fn open(path: &CStr) -> Result<Transient, Errno> {
+        open(path, OFlags::NONBLOCK).map(Transient)
+    }
+
+    /// Reads the whole file into `buf` (cleared first) and returns its bytes.
+    ///
+    /// # Errors
+    /// The `pread` error, or `EFBIG` past [`MAX_FILE`]. `buf` grows as for [`File::read`].
+    pub fn read<'b>(&self, buf: &'b mut Vec<u8>) -> Result<&'b [u8], Errno> {
+        buf.clear();
+        read_fd(&self.0, buf, false)?;
+        Ok(buf)
+    }
+
+    /// The file's modification time, from `fstat(2)` on the open fd.
+    ///
+    /// # Errors
+    /// The `fstat` error.
+    // `st_mtime` and `st_mtime_nsec` have other integer types on other architectures.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn mtime(&self) -> Result<Mtime, Errno> {
+        let st = rustix::fs::fstat(&self.0)?;
+        Ok(Mtime { sec: st.st_mtime as i64, nsec: st.st_mtime_nsec as u32 })
+    }
+}
+
 /// Per-entry state for a directory whose entries come and go (CPUs, disks, interfaces),
 /// kept sorted by name. Between [`Entries::begin`] and [`Entries::end`] a scan marks the
 /// entries it still sees; `end` drops the others, closing their fds, so no series and no fd of

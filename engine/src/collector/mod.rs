@@ -335,6 +335,7 @@ pub static REGISTRY: &[Spec] = &[
     pressure::SPEC,
     schedstat::SPEC,
     stat::SPEC,
+    textfile::SPEC,
     time::SPEC,
     uname::SPEC,
     vmstat::SPEC,
@@ -351,6 +352,7 @@ mod netdev;
 mod pressure;
 mod schedstat;
 mod stat;
+mod textfile;
 mod time;
 mod uname;
 mod vmstat;
