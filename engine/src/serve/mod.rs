@@ -8,9 +8,40 @@
 //! or a second scrape. The exporter and the gateway are two `Handler`s; TLS, authentication and
 //! more listener kinds plug in around the same loop.
 
+//!
+//! # Modules
+//! - `config`: [`Config`]; `listen`: [`resolve_listen_address`] and binding.
+//! - `server`: [`Server`] and [`Stopper`]; `event_loop`: the `mio` loop (accept, events,
+//!   deadlines, shutdown); `conn`: one connection's request/response cycle and buffers.
+//! - `head`: request heads; `chunked`: chunked bodies decoded in place; `respond`: response
+//!   heads; `date`: the cached `Date` value.
+//! - `worker`: the job queues and worker threads; `gzip`: response compression on workers.
+//!
+//! # Allocation
+//! In steady state (a kept-alive client sending requests) serving allocates nothing: a
+//! connection's input buffer and [`Response`] move into a worker's job and back, the queues
+//! are reserved for one job per connection, closed connections leave their buffers to the
+//! next one in the same slot, and every buffer grows only to the largest message seen (with
+//! the caps given in `conn`).
+
 use std::net::SocketAddr;
 
+pub use config::Config;
 pub use httparse::Header;
+pub use listen::resolve_listen_address;
+pub use server::{Server, Stopper};
+
+mod chunked;
+mod config;
+mod conn;
+mod date;
+mod event_loop;
+mod gzip;
+mod head;
+mod listen;
+mod respond;
+mod server;
+mod worker;
 
 /// The request methods nodegate's handlers distinguish.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -200,8 +231,9 @@ impl Response {
 pub enum Route {
     /// `route` filled the response; the loop sends it.
     Done,
-    /// Run [`Handler::handle`] on a worker once the body is in. `limited` requests count
-    /// against [`Config::max_inflight`]; past it the loop answers 503 itself.
+    /// Run [`Handler::handle`] on a worker once the body is in, with a cleared response
+    /// (whatever `route` wrote is dropped). `limited` requests count against
+    /// [`Config::max_inflight`]; past it the loop answers 503 itself.
     Work {
         /// Counted against `max_inflight`.
         limited: bool,
