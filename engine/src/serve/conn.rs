@@ -15,7 +15,7 @@
 //! whatever the client pipelined after it. Its length is the initialized size, grown by
 //! doubling from [`INPUT_INIT`] up to the phase's limit (`max_head`, or head plus
 //! `max_body`) and never shrunk while the connection lives; `end` marks the bytes received.
-//! `out` holds a response head, the body goes out from `resp.body` with `writev`. A slot's
+//! `out` holds a response head; the body goes out from `resp.body` in the same `sendmsg`. A slot's
 //! buffers outlive its connection and serve the next one, unless one grew past [`POOL_MAX`].
 
 use super::chunked::{self, ChunkError, Decoder};
@@ -27,7 +27,9 @@ use super::worker::{Job, Shared};
 use super::{Handler, Response, Route};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use std::io::{self, IoSlice, Read, Write};
+use rustix::io::Errno;
+use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
+use std::io::{self, IoSlice, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -401,7 +403,7 @@ impl Conn {
                     }
                 }
                 self.phase = Phase::Body(Reading::Chunked(dec));
-                start + cx.cfg.max_body + CHUNK_SLACK
+                start.saturating_add(cx.cfg.max_body).saturating_add(CHUNK_SLACK)
             }
         };
         match self.fill(limit) {
@@ -478,10 +480,14 @@ impl Conn {
         while self.written < total {
             let head = self.out.get(self.written..).unwrap_or_default();
             let body = &body[self.written.saturating_sub(self.out.len())..];
-            match stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
+            // `sendmsg` rather than `writev` for MSG_NOSIGNAL: a peer that went away is an
+            // EPIPE to handle here, not a SIGPIPE that the embedding program must ignore.
+            let iov = [IoSlice::new(head), IoSlice::new(body)];
+            let mut no_control = SendAncillaryBuffer::default();
+            match sendmsg(&*stream, &iov, &mut no_control, SendFlags::NOSIGNAL) {
                 Ok(0) => return Step::Close,
                 Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(Errno::AGAIN) => {
                     if !self.writable {
                         let rw = Interest::READABLE | Interest::WRITABLE;
                         if cx.registry.reregister(stream, self.token, rw).is_err() {
@@ -491,7 +497,7 @@ impl Conn {
                     }
                     return Step::Wait;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(Errno::INTR) => {}
                 Err(_) => return Step::Close,
             }
         }

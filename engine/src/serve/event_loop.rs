@@ -242,7 +242,7 @@ impl<H: Handler> EventLoop<H> {
             // Over the cap: closed at once, which the client sees as a reset or EOF.
             return;
         }
-        // Responses go out in one `writev`; no point holding the last segment back.
+        // A response goes out in one `sendmsg`; no point holding its last segment back.
         let _ = stream.set_nodelay(true);
         let slot = match self.free.pop() {
             Some(slot) => slot,
