@@ -300,7 +300,6 @@ fn head_has_the_get_length_and_no_body() {
 
 #[test]
 fn gzip_when_accepted() {
-    use std::io::Read as _;
     let srv = serve(config());
     let mut c = srv.client();
     let ask = |c: &mut Client, accept: &str| {

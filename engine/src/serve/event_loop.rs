@@ -10,8 +10,8 @@
 //!   Slots are reused, so a stale event may reach a new connection; connections treat every
 //!   event as a hint and try I/O, so that costs one `WouldBlock`.
 //! - Deadlines live on the connections; a sweep visits them all at the earliest deadline or
-//!   once per second, whichever comes first (a linear pass over at most `max_connections`
-//!   slots, cheaper than a timer structure at these sizes).
+//!   once per second, whichever comes first: a linear pass over at most `max_connections`
+//!   slots, simpler than a timer wheel and cheap at these sizes.
 //! - A connection whose job is on a worker is never closed (it has no deadline and reads
 //!   nothing), so a job's slot index always finds its own connection when it comes back.
 

@@ -179,7 +179,7 @@ pub(super) fn parse<'a>(
             expect_continue = true;
         }
     }
-    if !http10 && hosts != 1 || hosts > 1 {
+    if hosts > 1 || (hosts == 0 && !http10) {
         return Err(HeadError::Host);
     }
     let framing = match (length, chunked) {

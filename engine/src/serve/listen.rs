@@ -11,7 +11,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
 
-/// Pending connections the kernel queues per listener (Go uses `somaxconn`, commonly this).
+/// Pending connections the kernel queues per listener (it caps this at `net.core.somaxconn`).
 const BACKLOG: i32 = 1024;
 
 /// Reads a listen address as Go's `net.Listen` does: `:9100` (all addresses),

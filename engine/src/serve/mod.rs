@@ -269,7 +269,8 @@ pub trait Handler: Send + Sync + 'static {
     /// Per-worker state (an exporter instance with its kept fds, parse scratch...).
     type Worker: Send + 'static;
 
-    /// Builds one worker's state; called once per worker thread at start.
+    /// Builds one worker's state; called once per worker thread at start, and again after
+    /// [`handle`](Handler::handle) panicked (that request is answered 500).
     fn worker(&self) -> Self::Worker;
 
     /// Called on the event loop once a request head is in: answer at once into `resp` and

@@ -158,22 +158,14 @@ pub(super) fn spawn<H: Handler>(
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let mut handles = Vec::with_capacity(n);
     for i in 0..n {
-        let (handler, shared) = (Arc::clone(handler), Arc::clone(shared));
-        // Counted before the thread starts, so that a loop waiting for zero cannot see it
-        // before it is counted.
-        shared.live.fetch_add(1, Ordering::AcqRel);
-        let spawned = thread::Builder::new().name(format!("nodegate-worker-{i}")).spawn({
-            let shared = Arc::clone(&shared);
-            move || {
-                run(&*handler, &shared);
-                shared.live.fetch_sub(1, Ordering::AcqRel);
-                shared.wake();
-            }
-        });
+        let handler = Arc::clone(handler);
+        let live = Live::new(Arc::clone(shared));
+        let spawned = thread::Builder::new()
+            .name(format!("nodegate-worker-{i}"))
+            .spawn(move || run(&*handler, &live.0));
         match spawned {
             Ok(h) => handles.push(h),
             Err(e) => {
-                shared.live.fetch_sub(1, Ordering::AcqRel);
                 shared.close();
                 handles.into_iter().for_each(|h| drop(h.join()));
                 return Err(e);
@@ -183,20 +175,45 @@ pub(super) fn spawn<H: Handler>(
     Ok(handles)
 }
 
+/// Counts a worker as live from before its thread starts (so the loop cannot see zero
+/// early) until the thread ends, by returning or by a panic outside a request; the drop
+/// wakes the loop, which may be waiting for the count to reach zero.
+struct Live(Arc<Shared>);
+
+impl Live {
+    fn new(shared: Arc<Shared>) -> Live {
+        shared.live.fetch_add(1, Ordering::AcqRel);
+        Live(shared)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            log::error!("A worker thread died: building its handler state panicked");
+        }
+        self.0.live.fetch_sub(1, Ordering::AcqRel);
+        self.0.wake();
+    }
+}
+
 fn run<H: Handler>(handler: &H, shared: &Shared) {
     let mut state = handler.worker();
     let mut gzip = Gzip::new();
     while let Some(mut job) = shared.next() {
         let answered =
             catch_unwind(AssertUnwindSafe(|| answer(handler, &mut state, &mut gzip, &mut job)));
-        if answered.is_err() {
-            // The panic message went to stderr through the panic hook. The worker's state may
-            // be half-updated: start it afresh, as a new worker would.
-            log::error!("request handler panicked; answering 500");
+        let panicked = answered.is_err();
+        if panicked {
+            // The panic message went to stderr through the panic hook.
+            log::error!("Request handler panicked; answering 500");
             respond::error(&mut job.resp, 500, "");
-            state = handler.worker();
         }
         shared.finish(job);
+        if panicked {
+            // The worker's state may be half-updated: start it afresh, as a new worker would.
+            state = handler.worker();
+        }
     }
 }
 
