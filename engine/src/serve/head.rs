@@ -293,7 +293,13 @@ mod tests {
             HeadError::ContentLength
         );
         assert_eq!(
-            parse_err(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            parse_err(
+                concat!(
+                    "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n",
+                    "Transfer-Encoding: chunked\r\n\r\n"
+                )
+                .as_bytes()
+            ),
             HeadError::BothLengths
         );
         assert_eq!(
