@@ -137,9 +137,8 @@ impl<H: Handler> EventLoop<H> {
         }
         if self.open > 0 {
             log::warn!(
-                "Stopped waiting after {}s with {} connections still busy",
-                GRACE.as_secs(),
-                self.open
+                waited_seconds = GRACE.as_secs(), connections = self.open;
+                "Stopped waiting for busy connections"
             );
         }
         Ok(())
@@ -193,10 +192,10 @@ impl<H: Handler> EventLoop<H> {
         let Some(signals) = self.signals.as_mut() else { return };
         for signal in signals.pending() {
             if self.grace_end.is_none() {
-                log::info!("Received signal {signal}, shutting down gracefully");
+                log::info!(signal = signal; "Received signal, shutting down gracefully");
                 self.begin_shutdown();
             } else {
-                log::info!("Received signal {signal} again, shutting down now");
+                log::info!(signal = signal; "Received signal again, shutting down now");
                 self.grace_end = Some(self.cx.now);
             }
         }
@@ -228,7 +227,7 @@ impl<H: Handler> EventLoop<H> {
                     // Out of descriptors or memory: the queued connections wait in the
                     // backlog. Edge-triggered readiness will not repeat, so the sweep retries.
                     if !self.accept_paused {
-                        log::warn!("Accepting connections failed, retrying each second: {e}");
+                        log::warn!(err:% = e; "Accepting connections failed, retrying each second");
                     }
                     self.accept_paused = true;
                     return;

@@ -97,7 +97,7 @@ impl<H: Handler> Server<H> {
         )?;
         let workers = worker::spawn(n, &handler, &shared)?;
         for addr in &addrs {
-            log::info!("Listening on address={addr}");
+            log::info!(address:% = addr; "Listening on");
         }
         let served = event_loop.run();
         shared.close();

@@ -117,7 +117,7 @@ impl Shared {
 
     fn wake(&self) {
         if let Err(e) = self.waker.wake() {
-            log::error!("waking the server loop: {e}");
+            log::error!(err:% = e; "waking the server loop");
         }
     }
 
