@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""CPU per scrape and scrape latency of `nodegate exporter` beside node_exporter, on this host.
+
+Both exporters run on loopback with the same collectors (those both have, minus any named with
+--skip), and are scraped alternately over keep-alive connections in rounds, so that load from
+other processes affects both alike. CPU time is the sum over the server's threads of
+/proc/<pid>/task/*/schedstat (nanoseconds on CPU), read before and after each batch.
+
+Installs Debian's prometheus-node-exporter if it is missing, and builds nodegate in release mode.
+
+    scripts/compare_exporter.py [--rounds 10] [--scrapes 200] [--collectors cpu,meminfo,...]
+"""
+
+import argparse
+import http.client
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Collectors both exporters offer, read from /proc and /sys on any Linux host.
+DEFAULT_COLLECTORS = [
+    "cpu", "diskstats", "entropy", "filefd", "loadavg", "meminfo", "netdev", "pressure",
+    "schedstat", "stat", "textfile", "time", "uname", "vmstat",
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_ns(pid):
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that just exited
+    return total
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def wait_listening(port, proc, name):
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{name} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{name} did not listen on {port}")
+
+
+class Target:
+    def __init__(self, name, argv, port):
+        self.name, self.port = name, port
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_listening(port, self.proc, name)
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.latencies, self.cpu, self.scrapes, self.size = [], 0, 0, 0
+
+    def scrape(self):
+        t0 = time.perf_counter()
+        self.conn.request("GET", "/metrics")
+        resp = self.conn.getresponse()
+        body = resp.read()
+        self.latencies.append(time.perf_counter() - t0)
+        if resp.status != 200:
+            sys.exit(f"{self.name}: HTTP {resp.status}")
+        self.size = len(body)
+        return body
+
+    def batch(self, n):
+        before = cpu_ns(self.proc.pid)
+        for _ in range(n):
+            self.scrape()
+        self.cpu += cpu_ns(self.proc.pid) - before
+        self.scrapes += n
+
+    def stop(self):
+        self.conn.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def ensure_node_exporter():
+    exe = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    if exe:
+        return exe
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
+    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "prometheus-node-exporter"],
+                   check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    return shutil.which("prometheus-node-exporter")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--scrapes", type=int, default=200, help="scrapes per exporter per round")
+    ap.add_argument("--collectors", default=",".join(DEFAULT_COLLECTORS))
+    ap.add_argument("--nodegate", default=os.path.join(ROOT, "target/release/nodegate"))
+    args = ap.parse_args()
+
+    if args.nodegate.endswith("target/release/nodegate"):
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "nodegate"], cwd=ROOT, check=True)
+    upstream = ensure_node_exporter()
+    version = subprocess.run([upstream, "--version"], capture_output=True, text=True)
+    collectors = [c for c in args.collectors.split(",") if c]
+    textdir = tempfile.mkdtemp(prefix="compare-textfile-")
+    common = ["--collector.disable-defaults"] + [f"--collector.{c}" for c in collectors] + [
+        f"--collector.textfile.directory={textdir}"]
+
+    p1, p2 = free_port(), free_port()
+    # Debian's package reads netdev over rtnetlink by default; nodegate reads /proc/net/dev.
+    # The flag puts both on the same source.
+    ne_extra = ["--no-collector.netdev.netlink"] if "netdev" in collectors else []
+    targets = [
+        Target("nodegate", [args.nodegate, "exporter", f"--web.listen-address=127.0.0.1:{p1}"]
+               + common, p1),
+        Target("node_exporter", [upstream, f"--web.listen-address=127.0.0.1:{p2}"] + common
+               + ne_extra, p2),
+    ]
+    try:
+        for t in targets:  # warm-up: buffers sized, caches filled
+            for _ in range(20):
+                t.scrape()
+            t.latencies.clear()
+        for _ in range(args.rounds):
+            for t in targets:
+                t.batch(args.scrapes)
+        rows = []
+        for t in targets:
+            lat = sorted(t.latencies)
+            rows.append((t.name, t.cpu / t.scrapes / 1e3, statistics.median(lat) * 1e3,
+                         lat[int(len(lat) * 0.99) - 1] * 1e3, t.size, rss_kib(t.proc.pid)))
+    finally:
+        for t in targets:
+            t.stop()
+        shutil.rmtree(textdir, ignore_errors=True)
+
+    print(f"host: {os.uname().nodename}, {os.cpu_count()} CPUs; node_exporter: "
+          f"{(version.stdout or version.stderr).splitlines()[0]}")
+    print(f"collectors: {','.join(collectors)}")
+    print(f"{args.rounds} rounds x {args.scrapes} scrapes each, alternating, keep-alive")
+    print(f"{'exporter':<14}{'CPU/scrape µs':>15}{'p50 ms':>10}{'p99 ms':>10}{'bytes':>9}"
+          f"{'RSS KiB':>10}")
+    for r in rows:
+        print(f"{r[0]:<14}{r[1]:>15.1f}{r[2]:>10.3f}{r[3]:>10.3f}{r[4]:>9}{r[5]:>10}")
+    ng, ne = rows
+    print(f"node_exporter / nodegate: CPU per scrape {ne[1] / ng[1]:.1f}x, "
+          f"p50 latency {ne[2] / ng[2]:.1f}x, RSS {ne[5] / max(ng[5], 1):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
