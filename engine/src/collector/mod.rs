@@ -341,21 +341,21 @@ pub static REGISTRY: &[Spec] = &[
     vmstat::SPEC,
 ];
 
-mod cpu;
+pub mod cpu;
 mod device_filter;
-mod diskstats;
-mod entropy;
-mod filefd;
-mod loadavg;
-mod meminfo;
-mod netdev;
-mod pressure;
-mod schedstat;
-mod stat;
-mod textfile;
-mod time;
-mod uname;
-mod vmstat;
+pub mod diskstats;
+pub mod entropy;
+pub mod filefd;
+pub mod loadavg;
+pub mod meminfo;
+pub mod netdev;
+pub mod pressure;
+pub mod schedstat;
+pub mod stat;
+pub mod textfile;
+pub mod time;
+pub mod uname;
+pub mod vmstat;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {

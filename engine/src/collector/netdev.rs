@@ -53,7 +53,7 @@ const PATH: &str = "proc/net/dev";
 
 /// The counter columns' names, in file order, as upstream reports them by default: the
 /// kernel's own `/proc/net/dev` header words, which upstream calls "legacy" names.
-const LEGACY: [&str; 16] = [
+pub const LEGACY: [&str; 16] = [
     "receive_bytes",
     "receive_packets",
     "receive_errs",
