@@ -470,7 +470,7 @@ pub struct Row<'a> {
 
 /// Parses one line, field by field as upstream's `fmt.Sscanf` does: a field that is not a
 /// number fails the line (and so the scrape), running out of fields ends it, and a line ending
-/// before [`MIN_STATS`] counters is `Ok(None)`, skipped. Fields past the 17th counter are
+/// before `MIN_STATS` counters is `Ok(None)`, skipped. Fields past the 17th counter are
 /// ignored.
 ///
 /// # Errors

@@ -87,7 +87,7 @@ pub struct Totals {
     pub procs_running: u64,
     /// `procs_blocked`.
     pub procs_blocked: u64,
-    /// `softirq`: calls per vector, in [`VECTORS`] order (its total is not reported).
+    /// `softirq`: calls per vector, in `VECTORS` order (its total is not reported).
     pub softirq: [u64; 10],
 }
 

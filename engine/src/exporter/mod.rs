@@ -133,7 +133,7 @@ impl Node {
     }
 
     /// The collectors a request's `collect[]`/`exclude[]` parameters select; see
-    /// [`filter`].
+    /// `filter::select`.
     ///
     /// # Errors
     /// The 400 response text upstream gives for the query.
