@@ -312,6 +312,69 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Records every log line with the thread that logged it, so a test counts only its own.
+    struct Capture;
+
+    static LINES: Mutex<Vec<(std::thread::ThreadId, String)>> = Mutex::new(Vec::new());
+
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+
+        fn log(&self, record: &log::Record<'_>) {
+            let line = format!("{:?} {}", record.level(), record.args());
+            LINES.lock().unwrap().push((std::thread::current().id(), line));
+        }
+
+        fn flush(&self) {}
+    }
+
+    fn logged(level_and_msg: &str) -> usize {
+        let me = std::thread::current().id();
+        LINES.lock().unwrap().iter().filter(|(t, l)| *t == me && l == level_and_msg).count()
+    }
+
+    #[test]
+    fn failures_logged_once_per_cause() {
+        use std::io::Write;
+        static CAPTURE: Capture = Capture;
+        log::set_logger(&CAPTURE).expect("no other test installs a logger");
+        log::set_max_level(log::LevelFilter::Debug);
+        let dir = std::env::temp_dir().join(format!("nodegate-logonce-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("proc")).unwrap();
+        let n = node(&dir, &["loadavg"]);
+        let mut ex = n.exporter().unwrap();
+        let mut scrape = || ex.scrape(Mask::ALL, &mut Vec::new());
+        // The file is missing: one cause, logged once however many scrapes fail.
+        for _ in 0..5 {
+            scrape();
+        }
+        assert_eq!(logged("Error collector failed"), 1, "same cause logged again");
+        // Another cause is logged, once.
+        std::fs::write(dir.join("proc/loadavg"), b"garbage\n").unwrap();
+        for _ in 0..5 {
+            scrape();
+        }
+        assert_eq!(logged("Error collector failed"), 2);
+        // Rewritten in place (the kept fd sees it): recovery is logged once, successes only
+        // at debug.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(dir.join("proc/loadavg"))
+            .unwrap()
+            .write_all(b"1 2 3 4/5 6\n")
+            .unwrap();
+        for _ in 0..5 {
+            scrape();
+        }
+        assert_eq!(logged("Info collector recovered"), 1);
+        assert_eq!(logged("Error collector failed"), 2);
+        assert_eq!(logged("Debug collector succeeded"), 5);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn mask_skips_collectors() {
         let dir = std::env::temp_dir().join(format!("nodegate-mask-{}", std::process::id()));
