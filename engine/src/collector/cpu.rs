@@ -64,6 +64,7 @@ pub const SPEC: Spec = Spec {
             aliases: &[],
         },
     ],
+    blocking: false,
     build,
 };
 

@@ -21,7 +21,8 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "diskstats", default_enabled: true, flags: FLAGS, build };
+pub const SPEC: Spec =
+    Spec { name: "diskstats", default_enabled: true, flags: FLAGS, blocking: false, build };
 
 const EXCLUDE: &str = "collector.diskstats.device-exclude";
 const EXCLUDE_OLD: &str = "collector.diskstats.ignored-devices";

@@ -8,7 +8,8 @@ use crate::lex;
 use crate::source::File;
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "entropy", default_enabled: true, flags: &[], build };
+pub const SPEC: Spec =
+    Spec { name: "entropy", default_enabled: true, flags: &[], blocking: false, build };
 
 const AVAIL: &str = "proc/sys/kernel/random/entropy_avail";
 const POOLSIZE: &str = "proc/sys/kernel/random/poolsize";

@@ -8,7 +8,8 @@ use crate::lex;
 use crate::source::File;
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "filefd", default_enabled: true, flags: &[], build };
+pub const SPEC: Spec =
+    Spec { name: "filefd", default_enabled: true, flags: &[], blocking: false, build };
 
 const PATH: &str = "proc/sys/fs/file-nr";
 

@@ -7,7 +7,8 @@ use crate::lex;
 use crate::source::File;
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "loadavg", default_enabled: true, flags: &[], build };
+pub const SPEC: Spec =
+    Spec { name: "loadavg", default_enabled: true, flags: &[], blocking: false, build };
 
 const PATH: &str = "proc/loadavg";
 

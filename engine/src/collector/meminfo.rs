@@ -11,7 +11,8 @@ use crate::lex;
 use crate::source::File;
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "meminfo", default_enabled: true, flags: &[], build };
+pub const SPEC: Spec =
+    Spec { name: "meminfo", default_enabled: true, flags: &[], blocking: false, build };
 
 const PATH: &str = "proc/meminfo";
 

@@ -152,6 +152,9 @@ pub struct Spec {
     pub default_enabled: bool,
     /// Its own flags.
     pub flags: &'static [Flag],
+    /// Whether its calls can hang (`statfs` on a dead NFS server, D-Bus, a device stuck in
+    /// D state): the exporter then runs it off the scrape's thread, under the scrape deadline.
+    pub blocking: bool,
     /// Builds an instance; errors name the offending flag.
     pub build: fn(&Build<'_>) -> Result<Box<dyn Collector>, String>,
 }

@@ -17,7 +17,8 @@ use crate::lex;
 use crate::source::{Entries, File};
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "netdev", default_enabled: true, flags: FLAGS, build };
+pub const SPEC: Spec =
+    Spec { name: "netdev", default_enabled: true, flags: FLAGS, blocking: false, build };
 
 const INCLUDE: &str = "collector.netdev.device-include";
 const INCLUDE_OLD: &str = "collector.netdev.device-whitelist";

@@ -14,7 +14,8 @@ use crate::source::File;
 use rustix::io::Errno;
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "pressure", default_enabled: true, flags: &[], build };
+pub const SPEC: Spec =
+    Spec { name: "pressure", default_enabled: true, flags: &[], blocking: false, build };
 
 /// The resources in upstream's order (the first failure decides the error), with their paths.
 const RESOURCES: [(Resource, &str); 3] = [

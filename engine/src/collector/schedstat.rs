@@ -11,7 +11,8 @@ use crate::source::File;
 use rustix::io::Errno;
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "schedstat", default_enabled: true, flags: &[], build };
+pub const SPEC: Spec =
+    Spec { name: "schedstat", default_enabled: true, flags: &[], blocking: false, build };
 
 const PATH: &str = "proc/schedstat";
 

@@ -24,6 +24,7 @@ pub const SPEC: Spec = Spec {
         default: "false",
         aliases: &[],
     }],
+    blocking: false,
     build,
 };
 

@@ -56,7 +56,8 @@ use crate::textparse::{Family, Store, Value};
 use smallvec::SmallVec;
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "textfile", default_enabled: true, flags: &[DIRECTORY], build };
+pub const SPEC: Spec =
+    Spec { name: "textfile", default_enabled: true, flags: &[DIRECTORY], blocking: false, build };
 
 const DIRECTORY: Flag = Flag {
     name: "collector.textfile.directory",

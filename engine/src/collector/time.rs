@@ -21,7 +21,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "time", default_enabled: true, flags: &[], build };
+pub const SPEC: Spec =
+    Spec { name: "time", default_enabled: true, flags: &[], blocking: false, build };
 
 const AVAILABLE: &str = "sys/devices/system/clocksource/clocksource*/available_clocksource";
 const CURRENT: &str = "sys/devices/system/clocksource/clocksource*/current_clocksource";

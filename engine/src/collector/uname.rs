@@ -9,7 +9,8 @@ use super::{Build, Collector, Error, Spec};
 use crate::encode::{Encoder, Kind};
 
 /// Registration.
-pub const SPEC: Spec = Spec { name: "uname", default_enabled: true, flags: &[], build };
+pub const SPEC: Spec =
+    Spec { name: "uname", default_enabled: true, flags: &[], blocking: false, build };
 
 fn build(_: &Build<'_>) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(Uname))

@@ -19,6 +19,7 @@ pub const SPEC: Spec = Spec {
         default: "^(oom_kill|pgpg|pswp|pg.*fault).*",
         aliases: &[],
     }],
+    blocking: false,
     build,
 };
 
