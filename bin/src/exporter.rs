@@ -38,6 +38,16 @@ pub fn command() -> Command {
             )
             .value_parser(clap::value_parser!(u32)),
         )
+        .arg(
+            value_flag(
+                "web.max-scrape-timeout",
+                "Longest a scrape may take: collectors not done by then report \
+                 node_scrape_collector_success 0 and the answer goes out. A Prometheus scrape \
+                 gets the shorter of this and its own timeout.",
+                "30s",
+            )
+            .value_parser(|s: &str| engine::collector::parse_duration(s)),
+        )
         .args(bool_flag("collector.disable-defaults", "Set all collectors to disabled by default."))
         .arg(
             value_flag(
@@ -111,7 +121,11 @@ pub fn run(m: &ArgMatches) -> ExitCode {
         }
     }
     let path = s("web.telemetry-path");
-    let handler = Arc::new(Handler::new(node, &path, crate::VERSION_SHORT));
+    let max_timeout = m
+        .get_one::<std::time::Duration>("web.max-scrape-timeout")
+        .copied()
+        .unwrap_or(std::time::Duration::from_secs(30));
+    let handler = Arc::new(Handler::new(node, &path, crate::VERSION_SHORT, max_timeout));
     let cfg = serve::Config {
         listen,
         workers,

@@ -109,6 +109,8 @@ pub struct Encoder {
     order: Vec<u32>,
     slots: Vec<u32>,
     sorting: Vec<(u64, u32)>,
+    /// Scratch for `absorb`: the other encoder's family ids mapped to ours.
+    remap: Vec<u32>,
     /// Samples dropped in this scrape: duplicate series and clashing families.
     dropped: u32,
 }
@@ -148,6 +150,10 @@ impl Encoder {
     /// [`Encoder::family`] with the name and the HELP text given as parts to concatenate, for
     /// families named after what a file contains (`node_memory_` + key + `_bytes`).
     pub fn family_parts(&mut self, name: &[&[u8]], help: &[&[u8]], kind: Kind) -> FamilyId {
+        self.declare(name, Help::Raw(help), kind)
+    }
+
+    fn declare(&mut self, name: &[&[u8]], help: Help<'_>, kind: Kind) -> FamilyId {
         let start = self.heads.len();
         for part in name {
             self.heads.extend_from_slice(part);
@@ -162,9 +168,7 @@ impl Encoder {
             // Compare the new HELP with the stored one without keeping the new name.
             self.heads.truncate(start);
             let help_start = self.heads.len();
-            for part in help {
-                escape_help(&mut self.heads, part);
-            }
+            help.write(&mut self.heads);
             let f = self.families[id as usize];
             let same = f.kind == kind
                 && self.heads[f.help.0 as usize..f.help.1 as usize] == self.heads[help_start..];
@@ -176,9 +180,7 @@ impl Encoder {
             return FamilyId::REJECTED;
         }
         let help_start = self.heads.len();
-        for part in help {
-            escape_help(&mut self.heads, part);
-        }
+        help.write(&mut self.heads);
         let id = self.families.len() as u32;
         self.families.push(Family {
             name: name_range,
@@ -188,6 +190,40 @@ impl Encoder {
         });
         self.index.insert(hash, id);
         FamilyId(id)
+    }
+
+    /// Adds every sample of `other`, as if each had been added here in the same order: the
+    /// output of a collector that ran with its own encoder on another thread. Families are
+    /// matched by name as [`Encoder::family`] matches them; samples of a family whose
+    /// declaration clashes with one here are dropped. Allocates only to grow buffers.
+    pub fn absorb(&mut self, other: &Encoder) {
+        self.remap.clear();
+        self.remap.resize(other.families.len(), u32::MAX);
+        for m in &other.metrics {
+            let slot = m.family as usize;
+            if self.remap[slot] == u32::MAX {
+                let f = other.families[slot];
+                let name = &other.heads[f.name.0 as usize..f.name.1 as usize];
+                let help = &other.heads[f.help.0 as usize..f.help.1 as usize];
+                self.remap[slot] = self.declare(&[name], Help::Escaped(help), f.kind).0;
+            }
+            let family = FamilyId(self.remap[slot]);
+            if family.is_rejected() {
+                self.dropped += 1;
+                continue;
+            }
+            let line_start = self.lines.len();
+            self.lines.extend_from_slice(&other.lines[m.line.0 as usize..m.line.1 as usize]);
+            let key_start = self.keys.len();
+            self.keys.extend_from_slice(&other.keys[m.key.0 as usize..m.key.1 as usize]);
+            self.families[family.0 as usize].count += 1;
+            self.metrics.push(Metric {
+                prefix: m.prefix,
+                family: family.0,
+                line: (line_start as u32, self.lines.len() as u32),
+                key: (key_start as u32, self.keys.len() as u32),
+            });
+        }
     }
 
     /// Adds a sample of a counter, gauge or untyped family.
@@ -460,6 +496,22 @@ fn push_key_value(key: &mut Vec<u8>, mut v: &[u8]) {
     key.extend_from_slice(&[0, 0]);
 }
 
+/// A HELP text as parts still to escape, or as already escaped (taken from another encoder).
+#[derive(Clone, Copy)]
+enum Help<'a> {
+    Raw(&'a [&'a [u8]]),
+    Escaped(&'a [u8]),
+}
+
+impl Help<'_> {
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Help::Raw(parts) => parts.iter().for_each(|p| escape_help(out, p)),
+            Help::Escaped(text) => out.extend_from_slice(text),
+        }
+    }
+}
+
 /// Escapes `\` and line feed, the two bytes a HELP text may not carry raw.
 pub fn escape_help(out: &mut Vec<u8>, mut v: &[u8]) {
     while let Some(i) = memchr::memchr2(b'\\', b'\n', v) {
@@ -670,6 +722,35 @@ mod tests {
              rpc{svc=\"a\",quantile=\"0.5\"} 4\nrpc{svc=\"a\",quantile=\"0.99\"} 7.5\n\
              rpc_sum{svc=\"a\"} 12.5\nrpc_count{svc=\"a\"} 3\n"
         );
+    }
+
+    #[test]
+    fn absorb_merges_as_if_added_here() {
+        let fill_a = |enc: &mut Encoder| {
+            let f = enc.family("m", "h \\ x", Kind::Gauge);
+            enc.sample(f, &[("i", b"2")], 2.0);
+            let g = enc.family("clash", "one", Kind::Gauge);
+            enc.sample(g, &[], 1.0);
+        };
+        let fill_b = |enc: &mut Encoder| {
+            let f = enc.family("m", "h \\ x", Kind::Gauge);
+            enc.sample(f, &[("i", b"1")], 1.0);
+            enc.sample(f, &[("i", b"2")], 9.0);
+            let g = enc.family("clash", "two", Kind::Gauge);
+            enc.sample(g, &[], 2.0);
+            let s = enc.family("s", "", Kind::Summary);
+            enc.summary(s, &[], &[(0.5, 1.0)], 2.0, 3);
+        };
+        let mut whole = Encoder::new();
+        fill_a(&mut whole);
+        fill_b(&mut whole);
+        let mut merged = Encoder::new();
+        fill_a(&mut merged);
+        let mut other = Encoder::new();
+        fill_b(&mut other);
+        merged.absorb(&other);
+        assert_eq!(render(&mut merged), render(&mut whole));
+        assert_eq!(merged.dropped(), whole.dropped());
     }
 
     #[test]

@@ -26,6 +26,7 @@
 
 pub mod collector;
 pub mod encode;
+pub mod errno;
 pub mod exporter;
 pub mod float;
 pub mod glob;

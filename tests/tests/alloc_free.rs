@@ -65,14 +65,15 @@ fn scrapes(name: &str, cfg: Config) -> usize {
     let node = Node::new(cfg, 1).unwrap();
     let mut ex = node.exporter().unwrap();
     let mut out = Vec::new();
+    let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
     for _ in 0..3 {
         out.clear();
-        ex.scrape(Mask::ALL, &mut out);
+        ex.scrape(Mask::ALL, far, &mut out);
     }
     let before = ALLOCS.load(Relaxed);
     for _ in 0..SCRAPES {
         out.clear();
-        ex.scrape(Mask::ALL, &mut out);
+        ex.scrape(Mask::ALL, far, &mut out);
     }
     let n = ALLOCS.load(Relaxed) - before;
     println!("{name}: {n} allocations in {SCRAPES} scrapes of {} bytes", out.len());
@@ -117,7 +118,8 @@ fn round(addr: SocketAddr, kept: &mut FixedClient, fresh: &mut FixedClient) {
 fn http_rounds(name: &str, cfg: Config) -> usize {
     let workers = 2;
     let node = Node::new(cfg, workers).unwrap();
-    let handler = Arc::new(Handler::new(node, "/metrics", "test"));
+    let handler =
+        Arc::new(Handler::new(node, "/metrics", "test", std::time::Duration::from_secs(30)));
     let server = Server::bind(
         serve::Config {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],

@@ -170,3 +170,40 @@ fn two_listen_addresses() {
     let second = format!("127.0.0.1:{port}").parse().unwrap();
     assert_eq!(get(second, "/").status, 200);
 }
+
+#[test]
+fn a_hung_collector_does_not_hold_up_the_scrape() {
+    // The mount list is a FIFO nobody writes: opening it blocks the filesystem collector
+    // for good, as a call on a dead NFS server would.
+    let dir = tmp("hung");
+    std::fs::create_dir_all(dir.join("proc/1")).unwrap();
+    std::fs::write(dir.join("proc/loadavg"), "0.5 0.25 1 1/2 3\n").unwrap();
+    let fifo = dir.join("proc/1/mounts");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let procfs = format!("--path.procfs={}", dir.join("proc").display());
+    let node = Running::start(
+        &dir,
+        &[
+            "exporter",
+            &procfs,
+            "--collector.disable-defaults",
+            "--collector.loadavg",
+            "--collector.filesystem",
+            "--web.max-scrape-timeout=60s",
+        ],
+    );
+    for _ in 0..2 {
+        // Prometheus's header sets the deadline; the answer comes before it, not after the
+        // hung call (which never returns).
+        let resp =
+            request(node.addr, "GET /metrics HTTP/1.1\r\nX-Prometheus-Scrape-Timeout-Seconds: 2");
+        assert_eq!(resp.status, 200);
+        let text = resp.text();
+        assert!(text.contains("node_scrape_collector_success{collector=\"filesystem\"} 0\n"));
+        assert!(text.contains("node_scrape_collector_success{collector=\"loadavg\"} 1\n"));
+        assert!(text.contains("node_load1 0.5\n"));
+    }
+    // `/` is answered meanwhile.
+    assert_eq!(get(node.addr, "/").status, 200);
+}

@@ -43,6 +43,8 @@ pub enum Error {
         /// The failing call's error.
         errno: Errno,
     },
+    /// The collector had not finished when the scrape's deadline came.
+    Timeout,
     /// A file did not have the expected layout.
     Parse {
         /// The file, relative to its mount point.
@@ -73,6 +75,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::NoData => f.write_str("collector returned no data"),
+            Error::Timeout => f.write_str("collector did not finish before the scrape deadline"),
             Error::Read { path, errno } => write!(f, "reading {path}: {}", errno_text(*errno)),
             Error::Parse { path, err } => write!(f, "parsing {path}: {err}"),
         }
@@ -81,9 +84,13 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// `strerror`-style text for an errno, as Go prints `syscall.Errno`.
+/// An errno as Go prints `syscall.Errno` (`no such file or directory`; `errno N` for a number
+/// Go has no text for).
 pub fn errno_text(e: Errno) -> String {
-    std::io::Error::from_raw_os_error(e.raw_os_error()).to_string()
+    match crate::errno::go_text(e) {
+        Some(t) => t.to_owned(),
+        None => format!("errno {}", e.raw_os_error()),
+    }
 }
 
 /// A scanner's failure: the line (1-based; 0 when not line-based) and what was wrong.
@@ -332,6 +339,7 @@ pub static REGISTRY: &[Spec] = &[
     diskstats::SPEC,
     entropy::SPEC,
     filefd::SPEC,
+    filesystem::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netdev::SPEC,
@@ -349,6 +357,7 @@ mod device_filter;
 pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
+pub mod filesystem;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;

@@ -57,7 +57,7 @@ use smallvec::SmallVec;
 
 /// Registration.
 pub const SPEC: Spec =
-    Spec { name: "textfile", default_enabled: true, flags: &[DIRECTORY], blocking: false, build };
+    Spec { name: "textfile", default_enabled: true, flags: &[DIRECTORY], blocking: true, build };
 
 const DIRECTORY: Flag = Flag {
     name: "collector.textfile.directory",

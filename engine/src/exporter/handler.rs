@@ -4,7 +4,9 @@
 
 use super::{Exporter, Node};
 use crate::encode::escape_label_value;
+use crate::lex;
 use crate::serve::{self, Request, Response, Route};
+use std::time::{Duration, Instant};
 
 /// `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -15,6 +17,7 @@ pub struct Handler {
     node: Node,
     metrics_path: String,
     landing: Vec<u8>,
+    max_timeout: Duration,
 }
 
 /// One worker's state: its exporter, if it could be built.
@@ -25,12 +28,14 @@ pub struct Worker {
 
 impl Handler {
     /// Serves `node` at `metrics_path` (`--web.telemetry-path`); `version` is shown on the
-    /// landing page.
-    pub fn new(node: Node, metrics_path: &str, version: &str) -> Handler {
+    /// landing page. A scrape is given the time its `X-Prometheus-Scrape-Timeout-Seconds`
+    /// header allows, at most `max_timeout` (`--web.max-scrape-timeout`).
+    pub fn new(node: Node, metrics_path: &str, version: &str, max_timeout: Duration) -> Handler {
         Handler {
             node,
             metrics_path: metrics_path.to_owned(),
             landing: landing(metrics_path, version),
+            max_timeout,
         }
     }
 }
@@ -89,9 +94,23 @@ impl serve::Handler for Handler {
         resp.status = 200;
         resp.content_type = CONTENT_TYPE;
         resp.body.clear();
-        exporter.scrape(mask, &mut resp.body);
+        let deadline = Instant::now() + budget(req, self.max_timeout);
+        exporter.scrape(mask, deadline, &mut resp.body);
         resp.compress = true;
     }
+}
+
+/// How long a scrape may run: the client's timeout (Prometheus sends it in
+/// `X-Prometheus-Scrape-Timeout-Seconds`) capped at `max`, less a tenth (at most half a
+/// second) kept for encoding and sending the answer so that it arrives in time.
+fn budget(req: &Request<'_>, max: Duration) -> Duration {
+    let asked = req
+        .header("x-prometheus-scrape-timeout-seconds")
+        .and_then(|v| lex::parse_f64(lex::trim(v)))
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .map_or(max, |d| d.min(max));
+    asked - (asked / 10).min(Duration::from_millis(500))
 }
 
 fn method_not_allowed(resp: &mut Response) -> Route {
@@ -114,4 +133,34 @@ fn landing(metrics_path: &str, version: &str) -> Vec<u8> {
          <p><a href=\"{path}\">Metrics</a></p>\n<p>Version {version}</p>\n</body>\n</html>\n"
     )
     .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::{Header, Method};
+
+    fn with_timeout(value: &[u8], max: Duration) -> Duration {
+        let headers = [Header { name: "X-Prometheus-Scrape-Timeout-Seconds", value }];
+        let req = Request {
+            method: Method::Get,
+            path: "/metrics",
+            query: "",
+            headers: &headers,
+            body: b"",
+            peer: None,
+        };
+        budget(&req, max)
+    }
+
+    #[test]
+    fn scrape_budget_from_the_header_capped_with_a_margin() {
+        let max = Duration::from_secs(30);
+        assert_eq!(with_timeout(b"10", max), Duration::from_millis(9500));
+        assert_eq!(with_timeout(b"1.5", max), Duration::from_millis(1350));
+        assert_eq!(with_timeout(b"120", max), Duration::from_millis(29500));
+        for bad in [&b"nonsense"[..], b"-3", b"0", b"NaN", b"+Inf", b""] {
+            assert_eq!(with_timeout(bad, max), Duration::from_millis(29500), "{bad:?}");
+        }
+    }
 }

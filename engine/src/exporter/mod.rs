@@ -12,6 +12,7 @@
 
 mod filter;
 mod handler;
+mod runner;
 
 pub use filter::{FilterError, Mask};
 pub use handler::{Handler, CONTENT_TYPE};
@@ -20,8 +21,9 @@ use crate::collector::{self, Build, Collector, Error, Settings, Shared, Spec};
 use crate::encode::{Encoder, Kind};
 use crate::process::Process;
 use crate::source::Paths;
+use runner::{Outcome, Runner};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Labels of `node_exporter_build_info`, named as upstream's (Go-flavoured) labels are so
 /// that dashboards keep working; the values describe this build.
@@ -145,11 +147,20 @@ impl Node {
     }
 }
 
+/// A collector as a scrape runs it.
+#[derive(Debug)]
+enum Slot {
+    /// On the scrape's own thread.
+    Inline(Box<dyn Collector>),
+    /// On a thread of its own, waited for until the deadline (`Spec::blocking`).
+    Thread(Runner),
+}
+
 /// One serving thread's scraper.
 #[derive(Debug)]
 pub struct Exporter {
     inner: Arc<Inner>,
-    collectors: Vec<Box<dyn Collector>>,
+    collectors: Vec<Slot>,
     enc: Encoder,
     process: Option<Process>,
 }
@@ -162,11 +173,17 @@ impl Exporter {
             shared: &inner.shared,
             enabled: &inner.enabled,
         };
-        let collectors = inner
-            .specs
-            .iter()
-            .map(|s| (s.build)(&b).map_err(|e| format!("collector {}: {e}", s.name)))
-            .collect::<Result<_, _>>()?;
+        let mut collectors = Vec::with_capacity(inner.specs.len());
+        for s in &inner.specs {
+            let c = (s.build)(&b).map_err(|e| format!("collector {}: {e}", s.name))?;
+            collectors.push(if s.blocking {
+                let r = Runner::spawn(s.name, c)
+                    .map_err(|e| format!("collector {}: starting its thread: {e}", s.name))?;
+                Slot::Thread(r)
+            } else {
+                Slot::Inline(c)
+            });
+        }
         Ok(Exporter {
             inner: Arc::clone(inner),
             collectors,
@@ -175,9 +192,13 @@ impl Exporter {
         })
     }
 
-    /// Scrapes the collectors in `mask` and appends the exposition to `out`.
+    /// Scrapes the collectors in `mask` and appends the exposition to `out`. Collectors not
+    /// done by `deadline` are reported failed (`node_scrape_collector_success 0`), and the
+    /// scrape returns: collectors that can hang run on threads of their own and are waited
+    /// for only until then; the others are not started once it has passed.
     /// Allocates nothing once buffers have grown to the host's size.
-    pub fn scrape(&mut self, mask: Mask, out: &mut Vec<u8>) {
+    pub fn scrape(&mut self, mask: Mask, deadline: Instant, out: &mut Vec<u8>) {
+        let begin = Instant::now();
         let enc = &mut self.enc;
         enc.clear();
         let duration = enc.family(
@@ -190,20 +211,47 @@ impl Exporter {
             "node_exporter: Whether a collector succeeded.",
             Kind::Gauge,
         );
-        for (i, c) in self.collectors.iter_mut().enumerate() {
-            if !mask.contains(i) {
-                continue;
-            }
+        let report = |enc: &mut Encoder, i: usize, result: Result<(), Error>, took: Duration| {
             let name = self.inner.specs[i].name;
-            let start = Instant::now();
-            let result = c.update(enc);
-            let elapsed = start.elapsed();
             // Go's Duration.Seconds(): whole seconds plus nanoseconds / 1e9.
-            let seconds = elapsed.as_secs() as f64 + f64::from(elapsed.subsec_nanos()) / 1e9;
+            let seconds = took.as_secs() as f64 + f64::from(took.subsec_nanos()) / 1e9;
             self.inner.note(i, name, result, seconds);
             let label = [("collector", name.as_bytes())];
             enc.sample(duration, &label, seconds);
             enc.sample(success, &label, if result.is_ok() { 1.0 } else { 0.0 });
+        };
+        // Threaded collectors first, so that they run while the others do.
+        for (i, slot) in self.collectors.iter_mut().enumerate() {
+            if let Slot::Thread(r) = slot {
+                if mask.contains(i) {
+                    r.start();
+                }
+            }
+        }
+        for (i, slot) in self.collectors.iter_mut().enumerate() {
+            if let Slot::Inline(c) = slot {
+                if !mask.contains(i) {
+                    continue;
+                }
+                let start = Instant::now();
+                if start >= deadline {
+                    report(enc, i, Err(Error::Timeout), Duration::ZERO);
+                    continue;
+                }
+                let result = c.update(enc);
+                report(enc, i, result, start.elapsed());
+            }
+        }
+        for (i, slot) in self.collectors.iter_mut().enumerate() {
+            if let Slot::Thread(r) = slot {
+                if !mask.contains(i) {
+                    continue;
+                }
+                match r.wait(deadline, enc) {
+                    Outcome::Done(result, took) => report(enc, i, result, took),
+                    Outcome::Late => report(enc, i, Err(Error::Timeout), begin.elapsed()),
+                }
+            }
         }
         let b = &self.inner.build;
         let info = enc.family(
@@ -263,6 +311,10 @@ impl Inner {
 mod tests {
     use super::*;
 
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
     fn node(root: &std::path::Path, enabled: &[&'static str]) -> Node {
         Node::new(
             Config {
@@ -297,7 +349,7 @@ mod tests {
         let n = node(&dir, &["loadavg"]);
         let mut ex = n.exporter().unwrap();
         let mut out = Vec::new();
-        ex.scrape(Mask::ALL, &mut out);
+        ex.scrape(Mask::ALL, far(), &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("node_scrape_collector_success{collector=\"loadavg\"} 0\n"));
         assert!(!text.contains("node_load1"));
@@ -305,7 +357,7 @@ mod tests {
 
         std::fs::write(dir.join("proc/loadavg"), b"0.5 0.25 1 1/2 3\n").unwrap();
         let mut out = Vec::new();
-        ex.scrape(Mask::ALL, &mut out);
+        ex.scrape(Mask::ALL, far(), &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("node_scrape_collector_success{collector=\"loadavg\"} 1\n"));
         assert!(text.contains("node_load1 0.5\n"));
@@ -345,7 +397,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("proc")).unwrap();
         let n = node(&dir, &["loadavg"]);
         let mut ex = n.exporter().unwrap();
-        let mut scrape = || ex.scrape(Mask::ALL, &mut Vec::new());
+        let mut scrape = || ex.scrape(Mask::ALL, far(), &mut Vec::new());
         // The file is missing: one cause, logged once however many scrapes fail.
         for _ in 0..5 {
             scrape();
@@ -383,7 +435,7 @@ mod tests {
         let n = node(&dir, &["loadavg"]);
         let mut ex = n.exporter().unwrap();
         let mut out = Vec::new();
-        ex.scrape(Mask::NONE, &mut out);
+        ex.scrape(Mask::NONE, far(), &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("node_load1"));
         assert!(!text.contains("node_scrape_collector_success"));
