@@ -6,9 +6,13 @@ Both exporters run on loopback with the same collectors (those both have, minus 
 other processes affects both alike. CPU time is the sum over the server's threads of
 /proc/<pid>/task/*/schedstat (nanoseconds on CPU), read before and after each batch.
 
+With --dense, both read a generated dense host's tree instead of this host's /proc and /sys
+(192 CPUs, 256 disks, 1,024 interfaces by default; see `cargo run -p benches --bin dense-host`).
+
 Installs Debian's prometheus-node-exporter if it is missing, and builds nodegate in release mode.
 
     scripts/compare_exporter.py [--rounds 10] [--scrapes 200] [--collectors cpu,meminfo,...]
+                                [--dense [--cpus 192 --disks 256 --interfaces 1024]]
 """
 
 import argparse
@@ -25,8 +29,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Collectors both exporters offer, read from /proc and /sys on any Linux host.
 DEFAULT_COLLECTORS = [
-    "cpu", "diskstats", "entropy", "filefd", "loadavg", "meminfo", "netdev", "pressure",
-    "schedstat", "stat", "textfile", "time", "uname", "vmstat",
+    "cpu", "diskstats", "entropy", "filefd", "filesystem", "loadavg", "meminfo", "netdev",
+    "pressure", "schedstat", "stat", "textfile", "time", "uname", "vmstat",
 ]
 
 
@@ -117,6 +121,10 @@ def main():
     ap.add_argument("--scrapes", type=int, default=200, help="scrapes per exporter per round")
     ap.add_argument("--collectors", default=",".join(DEFAULT_COLLECTORS))
     ap.add_argument("--nodegate", default=os.path.join(ROOT, "target/release/nodegate"))
+    ap.add_argument("--dense", action="store_true", help="read a generated dense host's tree")
+    ap.add_argument("--cpus", type=int, default=192)
+    ap.add_argument("--disks", type=int, default=256)
+    ap.add_argument("--interfaces", type=int, default=1024)
     args = ap.parse_args()
 
     if args.nodegate.endswith("target/release/nodegate"):
@@ -127,6 +135,16 @@ def main():
     textdir = tempfile.mkdtemp(prefix="compare-textfile-")
     common = ["--collector.disable-defaults"] + [f"--collector.{c}" for c in collectors] + [
         f"--collector.textfile.directory={textdir}"]
+
+    tree = None
+    if args.dense:
+        tree = tempfile.mkdtemp(prefix="dense-host-")
+        out = subprocess.run(
+            ["cargo", "run", "--release", "-q", "-p", "benches", "--bin", "dense-host", "--", tree,
+             "--cpus", str(args.cpus), "--disks", str(args.disks),
+             "--interfaces", str(args.interfaces)],
+            cwd=ROOT, check=True, capture_output=True, text=True)
+        common += out.stdout.split()
 
     p1, p2 = free_port(), free_port()
     # Debian's package reads netdev over rtnetlink by default; nodegate reads /proc/net/dev.
@@ -155,10 +173,14 @@ def main():
         for t in targets:
             t.stop()
         shutil.rmtree(textdir, ignore_errors=True)
+        if tree:
+            shutil.rmtree(tree, ignore_errors=True)
 
     print(f"host: {os.uname().nodename}, {os.cpu_count()} CPUs; node_exporter: "
           f"{(version.stdout or version.stderr).splitlines()[0]}")
     print(f"collectors: {','.join(collectors)}")
+    if args.dense:
+        print(f"dense host: {args.cpus} CPUs, {args.disks} disks, {args.interfaces} interfaces")
     print(f"{args.rounds} rounds x {args.scrapes} scrapes each, alternating, keep-alive")
     print(f"{'exporter':<14}{'CPU/scrape µs':>15}{'p50 ms':>10}{'p99 ms':>10}{'bytes':>9}"
           f"{'RSS KiB':>10}")

@@ -1,0 +1,49 @@
+//! Writes a dense host's `/proc`, `/sys` and udev tree for the exporter to be pointed at.
+//!
+//! ```text
+//! dense-host <dir> [--cpus N] [--disks N] [--interfaces N] [--mounts N] [--scale F]
+//! ```
+//!
+//! Without sizes it writes the project's target host (192 CPUs, 256 disks, 1,024
+//! interfaces); `--scale F` starts from 8 CPUs, 4 disks and 16 interfaces times F. It prints
+//! the `--path.*` flags to use.
+
+use benches::DenseHost;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let Some(dir) = args.next().filter(|a| !a.starts_with('-')) else {
+        eprintln!("usage: dense-host <dir> [--cpus N] [--disks N] [--interfaces N] [--mounts N] [--scale F]");
+        return ExitCode::from(2);
+    };
+    let mut host = DenseHost::TARGET;
+    while let Some(flag) = args.next() {
+        let Some(n) = args.next().and_then(|v| v.parse::<usize>().ok()) else {
+            eprintln!("{flag} needs a number");
+            return ExitCode::from(2);
+        };
+        match flag.as_str() {
+            "--cpus" => host.cpus = n,
+            "--disks" => host.disks = n,
+            "--interfaces" => host.interfaces = n,
+            "--mounts" => host.mounts = n,
+            "--scale" => host = DenseHost::scaled(n),
+            _ => {
+                eprintln!("unknown flag {flag}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let root = std::path::Path::new(&dir);
+    if let Err(e) = host.write(root) {
+        eprintln!("writing {dir}: {e}");
+        return ExitCode::FAILURE;
+    }
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let r = root.display();
+    println!(
+        "--path.procfs={r}/proc --path.sysfs={r}/sys --path.rootfs={r} --path.udev.data={r}/udev/data"
+    );
+    ExitCode::SUCCESS
+}
