@@ -335,6 +335,7 @@ pub static REGISTRY: &[Spec] = &[
     loadavg::SPEC,
     meminfo::SPEC,
     netdev::SPEC,
+    netstat::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
     stat::SPEC,
@@ -352,6 +353,7 @@ pub mod filefd;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;
+pub mod netstat;
 pub mod pressure;
 pub mod schedstat;
 pub mod stat;
