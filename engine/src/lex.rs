@@ -34,6 +34,12 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
+/// Iterates over the lines of `src` as Go's `bufio.Scanner` with `ScanLines` yields them: as
+/// [`lines`], and without one trailing carriage return.
+pub fn go_lines(src: &[u8]) -> impl Iterator<Item = &[u8]> {
+    lines(src).map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
 /// Whether `b` is whitespace for Go's `strings.Fields` (the ASCII subset: the kernel's files
 /// carry no other).
 #[inline]
@@ -404,6 +410,8 @@ mod tests {
         assert_eq!(v, [&b"a b"[..], b"", b"c"]);
         assert_eq!(lines(b"").count(), 0);
         assert_eq!(lines(b"x\n").count(), 1);
+        let v: Vec<&[u8]> = go_lines(b"a\r\nb\r\r\n\rc\r").collect();
+        assert_eq!(v, [&b"a"[..], b"b\r", b"\rc"]);
         let f: Vec<&[u8]> = fields(b"  cpu0  1\t2 \n").collect();
         assert_eq!(f, [&b"cpu0"[..], b"1", b"2"]);
         assert_eq!(fields(b"   ").count(), 0);

@@ -338,6 +338,7 @@ pub static REGISTRY: &[Spec] = &[
     netstat::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
+    sockstat::SPEC,
     stat::SPEC,
     textfile::SPEC,
     time::SPEC,
@@ -356,6 +357,7 @@ pub mod netdev;
 pub mod netstat;
 pub mod pressure;
 pub mod schedstat;
+pub mod sockstat;
 pub mod stat;
 pub mod textfile;
 pub mod time;

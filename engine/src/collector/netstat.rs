@@ -111,15 +111,10 @@ pub struct Plan {
     valid: bool,
 }
 
-/// A line as Go's `bufio.Scanner` yields it: without a trailing carriage return.
-fn go_lines(src: &[u8]) -> impl Iterator<Item = &[u8]> {
-    lex::lines(src).map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-}
-
 /// A pair file's `(line number, header, values)`: upstream reads two lines at a time, and a
 /// header on the last line has an empty value line.
 fn pairs(src: &[u8]) -> impl Iterator<Item = (usize, &[u8], &[u8])> {
-    let mut lines = go_lines(src);
+    let mut lines = lex::go_lines(src);
     let mut n = 0;
     std::iter::from_fn(move || {
         let header = lines.next()?;
@@ -140,7 +135,7 @@ struct Row<'a> {
 }
 
 fn snmp6_rows(src: &[u8]) -> impl Iterator<Item = Row<'_>> {
-    go_lines(src).enumerate().filter_map(|(n, line)| {
+    lex::go_lines(src).enumerate().filter_map(|(n, line)| {
         let mut fields = lex::fields(line);
         let (name, value) = (fields.next()?, fields.next()?);
         let key = memchr::memchr(b'6', name).map(|i| name.split_at(i + 1));
