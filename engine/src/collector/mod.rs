@@ -339,6 +339,7 @@ pub static REGISTRY: &[Spec] = &[
     pressure::SPEC,
     schedstat::SPEC,
     sockstat::SPEC,
+    softnet::SPEC,
     stat::SPEC,
     textfile::SPEC,
     time::SPEC,
@@ -358,6 +359,7 @@ pub mod netstat;
 pub mod pressure;
 pub mod schedstat;
 pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod time;
