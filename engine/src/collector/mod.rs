@@ -343,6 +343,7 @@ pub static REGISTRY: &[Spec] = &[
     stat::SPEC,
     textfile::SPEC,
     time::SPEC,
+    udp_queues::SPEC,
     uname::SPEC,
     vmstat::SPEC,
 ];
@@ -363,6 +364,7 @@ pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod time;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 
