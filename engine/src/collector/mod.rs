@@ -346,6 +346,7 @@ pub static REGISTRY: &[Spec] = &[
     udp_queues::SPEC,
     uname::SPEC,
     vmstat::SPEC,
+    xfrm::SPEC,
 ];
 
 pub mod cpu;
@@ -367,6 +368,7 @@ pub mod time;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod xfrm;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
