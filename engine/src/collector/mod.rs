@@ -332,6 +332,7 @@ pub static REGISTRY: &[Spec] = &[
     diskstats::SPEC,
     entropy::SPEC,
     filefd::SPEC,
+    lnstat::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netdev::SPEC,
@@ -354,6 +355,7 @@ mod device_filter;
 pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
+pub mod lnstat;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;
