@@ -328,6 +328,7 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
+    conntrack::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
@@ -350,6 +351,7 @@ pub static REGISTRY: &[Spec] = &[
     xfrm::SPEC,
 ];
 
+pub mod conntrack;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
