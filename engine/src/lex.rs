@@ -540,6 +540,12 @@ mod tests {
             assert_eq!(parse_go_duration(text.as_bytes()), want, "{text}");
         }
         assert_eq!(parse_go_duration(b"9223372036854775808ns"), None);
+        // Checked against Go: the fraction takes the sum to the last nanosecond, not past it.
+        assert_eq!(parse_go_duration(b"9223372036.854775807s"), Some(i64::MAX));
+        assert_eq!(parse_go_duration(b"9223372036.854775808s"), None);
+        assert_eq!(parse_go_duration(b"1e3s"), None);
+        assert_eq!(parse_go_duration(b"1_0s"), None);
+        assert_eq!(parse_go_duration(b"+0s"), Some(0));
         assert_eq!(parse_go_duration(b"0.1234567890123456789012345h"), Some(444_444_440_444));
         assert_eq!(go_seconds(13968 * s), 13968.0);
         assert_eq!(go_seconds(-1_500_000_000), -1.5);

@@ -333,6 +333,7 @@ pub static REGISTRY: &[Spec] = &[
     diskstats::SPEC,
     entropy::SPEC,
     filefd::SPEC,
+    ipvs::SPEC,
     lnstat::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
@@ -357,6 +358,7 @@ mod device_filter;
 pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
+pub mod ipvs;
 pub mod lnstat;
 pub mod loadavg;
 pub mod meminfo;
