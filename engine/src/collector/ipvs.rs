@@ -547,13 +547,9 @@ mod tests {
             let mut table = Backends::default();
             assert_eq!(table.feed(src.as_bytes()).unwrap_err().line, line, "{src:?}");
         }
-        for bad in [
-            "",
-            "a\nb\n",
-            "a\nb\n1 2 3 4\n\n",
-            "a\nb\n1 2 3 4 5 6\n\n",
-            "a\nb\n1 2 3 4 x\n\n",
-        ] {
+        for bad in
+            ["", "a\nb\n", "a\nb\n1 2 3 4\n\n", "a\nb\n1 2 3 4 5 6\n\n", "a\nb\n1 2 3 4 x\n\n"]
+        {
             assert!(scan_stats(bad.as_bytes()).is_err(), "{bad:?}");
         }
         assert_eq!(

@@ -339,6 +339,7 @@ pub static REGISTRY: &[Spec] = &[
     meminfo::SPEC,
     netdev::SPEC,
     netstat::SPEC,
+    nfs::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
     sockstat::SPEC,
@@ -364,6 +365,7 @@ pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;
 pub mod netstat;
+pub mod nfs;
 pub mod pressure;
 pub mod schedstat;
 pub mod sockstat;
