@@ -340,6 +340,7 @@ pub static REGISTRY: &[Spec] = &[
     netdev::SPEC,
     netstat::SPEC,
     nfs::SPEC,
+    nfsd::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
     sockstat::SPEC,
@@ -366,6 +367,7 @@ pub mod meminfo;
 pub mod netdev;
 pub mod netstat;
 pub mod nfs;
+pub mod nfsd;
 pub mod pressure;
 pub mod schedstat;
 pub mod sockstat;
