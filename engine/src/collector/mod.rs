@@ -337,6 +337,7 @@ pub static REGISTRY: &[Spec] = &[
     lnstat::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
+    mountstats::SPEC,
     netdev::SPEC,
     netstat::SPEC,
     nfs::SPEC,
@@ -364,6 +365,7 @@ pub mod ipvs;
 pub mod lnstat;
 pub mod loadavg;
 pub mod meminfo;
+pub mod mountstats;
 pub mod netdev;
 pub mod netstat;
 pub mod nfs;
