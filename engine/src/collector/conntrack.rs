@@ -107,7 +107,7 @@ const STATS: [(&str, &str, usize); 8] = [
 ];
 
 /// Sums the statistics file's per-CPU lines (after its header), wrapping as Go's `uint64`
-/// does, in [`STATS`] order. `search_restart` is 0 on a 16-column line (before Linux 2.6.35).
+/// does, in `STATS` order. `search_restart` is 0 on a 16-column line (before Linux 2.6.35).
 ///
 /// # Errors
 /// The first line with a field that is not a 64-bit hexadecimal number, or with other than

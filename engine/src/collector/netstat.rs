@@ -13,7 +13,7 @@
 //!
 //! The regex decides per field *position*, and the positions only move when the kernel's header
 //! lines change, which in practice is never while the exporter runs. So a [`Plan`] holds one
-//! [`Action`] per position, made from the header bytes it keeps a copy of; each scrape compares
+//! `Action` per position, made from the header bytes it keeps a copy of; each scrape compares
 //! the files' headers with that copy (a `memcmp` per header line) and, when they are equal,
 //! walks the values by position without running the regex or allocating. A changed header makes
 //! a new plan, once.

@@ -200,7 +200,7 @@ pub struct Stats {
     pub net: [u64; 4],
     /// `rpc`: calls, retransmissions, authentication refreshes.
     pub rpc: [u64; 3],
-    /// `proc2`, `proc3`, `proc4`: each procedure's count, in [`V2`], [`V3`], `V4` order.
+    /// `proc2`, `proc3`, `proc4`: each procedure's count, in `V2`, `V3`, `V4` order.
     pub v2: [u64; 18],
     /// See `v2`.
     pub v3: [u64; 22],

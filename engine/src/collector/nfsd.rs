@@ -102,7 +102,7 @@ pub struct Stats {
     pub net: [u64; 4],
     /// `rpc`: calls, bad calls, bad format, bad authentication, bad client.
     pub rpc: [u64; 5],
-    /// `proc2`, `proc3`: each procedure's count, in [`V2`] and [`V3`] order.
+    /// `proc2`, `proc3`: each procedure's count, in `V2` and `V3` order.
     pub v2: [u64; 18],
     /// See `v2`.
     pub v3: [u64; 22],
