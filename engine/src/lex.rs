@@ -34,6 +34,12 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
+/// Iterates over the lines of `src` as Go's `bufio.Scanner` with `ScanLines` yields them: as
+/// [`lines`], and without one trailing carriage return.
+pub fn go_lines(src: &[u8]) -> impl Iterator<Item = &[u8]> {
+    lines(src).map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
 /// Whether `b` is whitespace for Go's `strings.Fields` (the ASCII subset: the kernel's files
 /// carry no other).
 #[inline]
@@ -106,9 +112,10 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Parses a hexadecimal `u64` without prefix, as `strconv.ParseUint(s, 16, 64)`.
+/// Parses a hexadecimal `u64` without prefix, as `strconv.ParseUint(s, 16, 64)`: any number
+/// of leading zeros, no sign, no overflow.
 pub fn parse_hex_u64(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 16 {
+    if s.is_empty() {
         return None;
     }
     let mut n: u64 = 0;
@@ -119,9 +126,218 @@ pub fn parse_hex_u64(s: &[u8]) -> Option<u64> {
             b'A'..=b'F' => b - b'A' + 10,
             _ => return None,
         };
+        if n >> 60 != 0 {
+            return None;
+        }
         n = (n << 4) | u64::from(d);
     }
     Some(n)
+}
+
+/// Parses an unsigned integer as `strconv.ParseUint(s, base, bits)` does, for `base` 0 or
+/// 2..=36 and `bits` 1..=64 (other values give `None`, as Go's base and bit-size errors).
+///
+/// Base 0 takes the base from the prefix: `0x` hexadecimal, `0o` or a bare leading `0` octal,
+/// `0b` binary, else decimal; and only then are `_` digit separators allowed, where Go's
+/// `underscoreOK` allows them. Values beyond `bits` are Go's range error, `None` here.
+pub fn parse_uint(s: &[u8], base: u32, bits: u32) -> Option<u64> {
+    if s.is_empty() || bits == 0 || bits > 64 {
+        return None;
+    }
+    let base0 = base == 0;
+    let (base, digits) = match base {
+        2..=36 => (base, s),
+        0 if s[0] != b'0' => (10, s),
+        0 if s.len() >= 3 && matches!(s[1] | 0x20, b'b' | b'o' | b'x') => (
+            match s[1] | 0x20 {
+                b'b' => 2,
+                b'o' => 8,
+                _ => 16,
+            },
+            &s[2..],
+        ),
+        0 => (8, &s[1..]),
+        _ => return None,
+    };
+    let max = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let mut n: u64 = 0;
+    let mut underscores = false;
+    for &c in digits {
+        let d = match c {
+            b'_' if base0 => {
+                underscores = true;
+                continue;
+            }
+            b'0'..=b'9' => c - b'0',
+            _ if (c | 0x20).is_ascii_lowercase() => (c | 0x20) - b'a' + 10,
+            _ => return None,
+        };
+        if u32::from(d) >= base {
+            return None;
+        }
+        n = n.checked_mul(u64::from(base))?.checked_add(u64::from(d)).filter(|&v| v <= max)?;
+    }
+    if underscores && !underscores_ok(s) {
+        return None;
+    }
+    Some(n)
+}
+
+/// Go's `underscoreOK`: each `_` sits between digits, or between a base prefix and a digit.
+fn underscores_ok(s: &[u8]) -> bool {
+    // What came last: b'^' start, b'0' a digit or prefix, b'_' an underscore, b'!' other.
+    let mut saw = b'^';
+    let s = match s.first() {
+        Some(b'+' | b'-') => &s[1..],
+        _ => s,
+    };
+    let mut i = 0;
+    let mut hex = false;
+    if s.len() >= 2 && s[0] == b'0' && matches!(s[1] | 0x20, b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = s[1] | 0x20 == b'x';
+    }
+    for &c in &s[i..] {
+        if c.is_ascii_digit() || hex && (b'a'..=b'f').contains(&(c | 0x20)) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+    }
+    saw != b'_'
+}
+
+/// Parses a signed integer as `strconv.ParseInt(s, base, bits)` does: an optional sign, then
+/// [`parse_uint`]'s syntax, within `bits` as a two's-complement range.
+pub fn parse_int(s: &[u8], base: u32, bits: u32) -> Option<i64> {
+    let (neg, rest) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if bits == 0 || bits > 64 {
+        return None;
+    }
+    // Overflow in the unsigned parse is a range error either way.
+    let un = parse_uint(rest, base, 64)?;
+    let cutoff = 1u64 << (bits - 1);
+    match neg {
+        false if un < cutoff => Some(un as i64),
+        true if un <= cutoff => Some((un as i64).wrapping_neg()),
+        _ => None,
+    }
+}
+
+/// Parses a duration as Go's `time.ParseDuration`, in nanoseconds: an optional sign, then one
+/// or more decimal numbers each with a unit (`ns`, `us`, `µs`, `μs`, `ms`, `s`, `m`, `h`);
+/// `0` alone needs none. `None` for what Go rejects, overflow beyond ±2⁶³ ns included.
+pub fn parse_go_duration(s: &[u8]) -> Option<i64> {
+    const LIMIT: u64 = 1 << 63;
+    let (neg, mut s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if s == b"0" {
+        return Some(0);
+    }
+    if s.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    while !s.is_empty() {
+        if !(s[0] == b'.' || s[0].is_ascii_digit()) {
+            return None;
+        }
+        // The integer part; overflow is an error.
+        let int_len = s.iter().position(|b| !b.is_ascii_digit()).unwrap_or(s.len());
+        let mut v: u64 = 0;
+        for &c in &s[..int_len] {
+            if v > LIMIT / 10 {
+                return None;
+            }
+            v = v * 10 + u64::from(c - b'0');
+            if v > LIMIT {
+                return None;
+            }
+        }
+        let pre = int_len > 0;
+        s = &s[int_len..];
+        // The fraction: digits past what fits are dropped, not an error.
+        let (mut f, mut scale, mut post) = (0u64, 1f64, false);
+        if s.first() == Some(&b'.') {
+            s = &s[1..];
+            let frac_len = s.iter().position(|b| !b.is_ascii_digit()).unwrap_or(s.len());
+            post = frac_len > 0;
+            let mut overflow = false;
+            for &c in &s[..frac_len] {
+                if overflow {
+                    continue;
+                }
+                if f > (LIMIT - 1) / 10 {
+                    overflow = true;
+                    continue;
+                }
+                let y = f * 10 + u64::from(c - b'0');
+                if y > LIMIT {
+                    overflow = true;
+                    continue;
+                }
+                f = y;
+                scale *= 10.0;
+            }
+            s = &s[frac_len..];
+        }
+        if !pre && !post {
+            return None;
+        }
+        let unit_len = s.iter().position(|&b| b == b'.' || b.is_ascii_digit()).unwrap_or(s.len());
+        let unit: u64 = match &s[..unit_len] {
+            b"ns" => 1,
+            // `us`, then U+00B5 (micro sign) and U+03BC (Greek mu) before the `s`.
+            b"us" | b"\xc2\xb5s" | b"\xce\xbcs" => 1_000,
+            b"ms" => 1_000_000,
+            b"s" => 1_000_000_000,
+            b"m" => 60_000_000_000,
+            b"h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        s = &s[unit_len..];
+        if v > LIMIT / unit {
+            return None;
+        }
+        v *= unit;
+        if f > 0 {
+            // As Go: the fraction scaled in floating point, truncated.
+            v += (f as f64 * (unit as f64 / scale)) as u64;
+            if v > LIMIT {
+                return None;
+            }
+        }
+        total += v;
+        if total > LIMIT {
+            return None;
+        }
+    }
+    match neg {
+        true => Some((total as i64).wrapping_neg()),
+        false if total < LIMIT => Some(total as i64),
+        false => None,
+    }
+}
+
+/// Go's `Duration.Seconds()` for `ns` nanoseconds: whole seconds plus the rest over 1e9.
+pub fn go_seconds(ns: i64) -> f64 {
+    (ns / 1_000_000_000) as f64 + (ns % 1_000_000_000) as f64 / 1e9
 }
 
 /// Parses a float as `strconv.ParseFloat(s, 64)` accepts the forms found in kernel files and
@@ -194,6 +410,8 @@ mod tests {
         assert_eq!(v, [&b"a b"[..], b"", b"c"]);
         assert_eq!(lines(b"").count(), 0);
         assert_eq!(lines(b"x\n").count(), 1);
+        let v: Vec<&[u8]> = go_lines(b"a\r\nb\r\r\n\rc\r").collect();
+        assert_eq!(v, [&b"a"[..], b"b\r", b"\rc"]);
         let f: Vec<&[u8]> = fields(b"  cpu0  1\t2 \n").collect();
         assert_eq!(f, [&b"cpu0"[..], b"1", b"2"]);
         assert_eq!(fields(b"   ").count(), 0);
@@ -214,6 +432,9 @@ mod tests {
         assert_eq!(parse_hex_u64(b"ffffffffffffffff"), Some(u64::MAX));
         assert_eq!(parse_hex_u64(b"0000001a"), Some(26));
         assert_eq!(parse_hex_u64(b"g"), None);
+        assert_eq!(parse_hex_u64(b"00000000000000000001"), Some(1));
+        assert_eq!(parse_hex_u64(b"10000000000000000"), None);
+        assert_eq!(parse_hex_u64(b"0x1"), None);
         assert_eq!(parse_f64(b"1.5e3"), Some(1500.0));
         assert_eq!(parse_f64(b"+Inf"), Some(f64::INFINITY));
         assert!(parse_f64(b"NaN").unwrap().is_nan());
@@ -248,7 +469,100 @@ mod tests {
         assert!(!is_name_tail(b"a(b)"));
     }
 
+    #[test]
+    fn go_parse_uint_and_int() {
+        let cases: [(&[u8], u32, u32, Option<u64>); 22] = [
+            (b"0x1F", 0, 64, Some(31)),
+            (b"0X1f", 0, 64, Some(31)),
+            (b"017", 0, 64, Some(15)),
+            (b"0o17", 0, 64, Some(15)),
+            (b"0b101", 0, 64, Some(5)),
+            (b"0", 0, 64, Some(0)),
+            (b"0x", 0, 64, None),
+            (b"08", 0, 64, None),
+            (b"1_000", 0, 64, Some(1000)),
+            (b"0x_1f", 0, 64, Some(31)),
+            (b"1__0", 0, 64, None),
+            (b"_1", 0, 64, None),
+            (b"1_", 0, 64, None),
+            (b"1_000", 10, 64, None),
+            (b"ffffffff", 16, 32, Some(u64::from(u32::MAX))),
+            (b"100000000", 16, 32, None),
+            (b"0000000000000000000000ff", 16, 32, Some(255)),
+            (b"ffff", 16, 16, Some(65535)),
+            (b"10000", 16, 16, None),
+            (b"18446744073709551615", 10, 64, Some(u64::MAX)),
+            (b"18446744073709551616", 10, 64, None),
+            (b"", 10, 64, None),
+        ];
+        for (s, base, bits, want) in cases {
+            assert_eq!(parse_uint(s, base, bits), want, "{:?}", String::from_utf8_lossy(s));
+        }
+        assert_eq!(parse_uint(b"1", 1, 64), None);
+        assert_eq!(parse_uint(b"z", 36, 64), Some(35));
+        assert_eq!(parse_int(b"-0x10", 0, 64), Some(-16));
+        assert_eq!(parse_int(b"+017", 0, 64), Some(15));
+        assert_eq!(parse_int(b"-9223372036854775808", 0, 64), Some(i64::MIN));
+        assert_eq!(parse_int(b"9223372036854775808", 0, 64), None);
+        assert_eq!(parse_int(b"-2147483648", 10, 32), Some(-2147483648));
+        assert_eq!(parse_int(b"2147483648", 10, 32), None);
+        assert_eq!(parse_int(b"-", 10, 64), None);
+        assert_eq!(parse_int(b"--1", 10, 64), None);
+        assert_eq!(parse_int(b"-1_0", 0, 64), Some(-10));
+    }
+
+    #[test]
+    fn go_durations() {
+        let s = 1_000_000_000i64;
+        let cases: [(&str, Option<i64>); 20] = [
+            ("13968s", Some(13968 * s)),
+            ("0", Some(0)),
+            ("-0", Some(0)),
+            ("+5s", Some(5 * s)),
+            ("-5s", Some(-5 * s)),
+            ("1.5s", Some(1_500_000_000)),
+            (".5s", Some(500_000_000)),
+            ("5.s", Some(5 * s)),
+            ("1h2m3s4ms5us6ns", Some(3723 * s + 4_005_006)),
+            ("1µs", Some(1000)),
+            ("1μs", Some(1000)),
+            ("5ms", Some(5_000_000)),
+            ("5", None),
+            ("", None),
+            ("s", None),
+            (".s", None),
+            ("5x", None),
+            ("9223372036s", Some(9_223_372_036 * s)),
+            ("9223372037s", None),
+            ("-9223372036854775808ns", Some(i64::MIN)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_go_duration(text.as_bytes()), want, "{text}");
+        }
+        assert_eq!(parse_go_duration(b"9223372036854775808ns"), None);
+        // Checked against Go: the fraction takes the sum to the last nanosecond, not past it.
+        assert_eq!(parse_go_duration(b"9223372036.854775807s"), Some(i64::MAX));
+        assert_eq!(parse_go_duration(b"9223372036.854775808s"), None);
+        assert_eq!(parse_go_duration(b"1e3s"), None);
+        assert_eq!(parse_go_duration(b"1_0s"), None);
+        assert_eq!(parse_go_duration(b"+0s"), Some(0));
+        assert_eq!(parse_go_duration(b"0.1234567890123456789012345h"), Some(444_444_440_444));
+        assert_eq!(go_seconds(13968 * s), 13968.0);
+        assert_eq!(go_seconds(-1_500_000_000), -1.5);
+    }
+
     proptest! {
+        #[test]
+        fn parse_uint_base10_matches_std(s in "[0-9]{0,22}|[+-]?[0-9a-z ]{0,5}") {
+            let want = s.parse::<u64>().ok().filter(|_| !s.starts_with('+'));
+            prop_assert_eq!(parse_uint(s.as_bytes(), 10, 64), want);
+        }
+
+        #[test]
+        fn parse_int_base16_matches_std(s in "[+-]?[0-9a-fA-F]{0,18}") {
+            prop_assert_eq!(parse_int(s.as_bytes(), 16, 64), i64::from_str_radix(&s, 16).ok());
+        }
+
         #[test]
         fn parse_u64_matches_std(s in "[0-9]{0,22}|[+-]?[0-9a-z ]{0,5}") {
             prop_assert_eq!(parse_u64(s.as_bytes()), s.parse::<u64>().ok().filter(|_| !s.starts_with('+')));

@@ -153,6 +153,74 @@ impl File {
     pub fn close(&mut self) {
         self.fd = None;
     }
+
+    /// Reads the file from the start in blocks of about `block` bytes, calling `f` with each
+    /// block's whole lines (newlines included; a last line without one comes last), so that a
+    /// file of any length is read in bounded memory: `/proc/net/udp` on a host with many
+    /// sockets. `f` returning an error stops the read.
+    ///
+    /// # Errors
+    /// The outer error is the `openat` or `pread` error (or `EFBIG` for a single line longer
+    /// than [`MAX_FILE`]); lines before it may have been passed to `f`. The inner one is the
+    /// first error `f` returned. `buf` (cleared first) grows to `block` plus the longest
+    /// line's length and stays there.
+    pub fn read_lines<E>(
+        &mut self,
+        buf: &mut Vec<u8>,
+        block: usize,
+        mut f: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<Result<(), E>, Errno> {
+        if let Some(kept) = &self.fd {
+            match stream_fd(&kept.0, buf, block, &mut f) {
+                // Gone before anything was read: the path may name a new file.
+                Err((e, 0)) if is_stale(e) => self.fd = None,
+                r => return r.map_err(|(e, _)| e),
+            }
+        }
+        let fd = open(&self.path, OFlags::empty())?;
+        let r = stream_fd(&fd, buf, block, &mut f).map_err(|(e, _)| e);
+        if try_keep() {
+            self.fd = Some(Kept(fd));
+        }
+        r
+    }
+}
+
+/// [`File::read_lines`] on an open fd; an I/O error comes with the offset it happened at.
+fn stream_fd<E>(
+    fd: &OwnedFd,
+    buf: &mut Vec<u8>,
+    block: usize,
+    f: &mut impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<Result<(), E>, (Errno, u64)> {
+    buf.clear();
+    buf.reserve(block.max(MIN_SPARE));
+    let mut off = 0u64;
+    loop {
+        // Only a line longer than the block makes the buffer grow.
+        if buf.capacity() - buf.len() < MIN_SPARE {
+            if buf.len() >= MAX_FILE {
+                return Err((Errno::FBIG, off));
+            }
+            buf.reserve(buf.len().max(MIN_SPARE));
+        }
+        let n = loop {
+            match rustix::io::pread(fd, rustix::buffer::spare_capacity(buf), off) {
+                Err(Errno::INTR) => continue,
+                r => break r.map_err(|e| (e, off))?,
+            }
+        };
+        if n == 0 {
+            return Ok(if buf.is_empty() { Ok(()) } else { f(buf) });
+        }
+        off += n as u64;
+        if let Some(end) = memchr::memrchr(b'\n', buf) {
+            if let Err(e) = f(&buf[..=end]) {
+                return Ok(Err(e));
+            }
+            buf.drain(..=end);
+        }
+    }
 }
 
 fn read_fd(fd: &OwnedFd, buf: &mut Vec<u8>, once: bool) -> Result<(), Errno> {
@@ -557,6 +625,52 @@ mod tests {
         assert_eq!(f.read(&mut buf), Err(Errno::NOENT));
         std::fs::write(&p, b"now\n").unwrap();
         assert_eq!(f.read(&mut buf).unwrap(), b"now\n");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn read_lines_in_blocks() {
+        let d = tmpdir("blocks");
+        let p = d.join("lines");
+        let text: String =
+            (0..5000).map(|i| format!("line {i} {}\n", "x".repeat(i % 97))).collect();
+        std::fs::write(&p, format!("{text}tail without newline")).unwrap();
+        let mut f = File::new(&p);
+        let mut buf = Vec::new();
+        for _ in 0..2 {
+            let mut got = Vec::new();
+            let mut calls = 0;
+            f.read_lines(&mut buf, 4096, |lines| {
+                assert!(lines.ends_with(b"\n") || lines.ends_with(b"newline"));
+                got.extend_from_slice(lines);
+                calls += 1;
+                Ok::<_, ()>(())
+            })
+            .unwrap()
+            .unwrap();
+            assert_eq!(got, format!("{text}tail without newline").into_bytes());
+            assert!(calls > 10, "{calls}");
+            assert!(buf.capacity() < 16 << 10, "{}", buf.capacity());
+        }
+        // A line longer than the block grows the buffer to hold it.
+        let long = format!("{}\nshort\n", "y".repeat(50_000));
+        std::fs::write(&p, &long).unwrap();
+        let mut got = Vec::new();
+        f.read_lines(&mut buf, 4096, |l| {
+            got.extend_from_slice(l);
+            Ok::<_, ()>(())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(got, long.as_bytes());
+        // The callback's error stops the read; a missing file is the outer error.
+        let r = f.read_lines(&mut buf, 4096, |_| Err("stop")).unwrap();
+        assert_eq!(r, Err("stop"));
+        let mut gone = File::new(d.join("gone"));
+        assert_eq!(gone.read_lines(&mut buf, 4096, |_| Ok::<_, ()>(())), Err(Errno::NOENT));
+        // Empty: no call at all.
+        std::fs::write(&p, b"").unwrap();
+        f.read_lines(&mut buf, 4096, |_| -> Result<(), ()> { panic!("called") }).unwrap().unwrap();
         std::fs::remove_dir_all(&d).unwrap();
     }
 

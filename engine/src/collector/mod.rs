@@ -335,39 +335,61 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
+    conntrack::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
+    ipvs::SPEC,
+    lnstat::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
+    mountstats::SPEC,
     netdev::SPEC,
+    netstat::SPEC,
+    nfs::SPEC,
+    nfsd::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
+    sockstat::SPEC,
+    softnet::SPEC,
     stat::SPEC,
     textfile::SPEC,
     time::SPEC,
+    udp_queues::SPEC,
     uname::SPEC,
     vmstat::SPEC,
+    xfrm::SPEC,
 ];
 
+pub mod conntrack;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
+pub mod ipvs;
+pub mod lnstat;
 pub mod loadavg;
 pub mod meminfo;
+pub mod mountstats;
 pub mod netdev;
+pub mod netstat;
+pub mod nfs;
+pub mod nfsd;
 pub mod pressure;
 pub mod schedstat;
+pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod time;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod xfrm;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
