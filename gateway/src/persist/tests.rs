@@ -841,3 +841,14 @@ fn oversized_and_empty_records_are_refused() {
     let (ops, _, _) = reopen(&dir.join("state.db"));
     assert_eq!(ops, [big, history(1)]);
 }
+
+#[test]
+fn a_compactor_stopped_at_once_does_not_wait_for_its_interval() {
+    let dir = tmpdir("compactor-stop");
+    let (_, _, journal) = reopen(&dir.join("state.db"));
+    let start = Instant::now();
+    let c =
+        Compactor::spawn(Arc::new(journal), std::time::Duration::from_secs(3600), |_| {}).unwrap();
+    drop(c);
+    assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+}

@@ -32,7 +32,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The pending batch's size limit; see the module's implementation notes.
 pub const MAX_BATCH: usize = 4 << 20;
@@ -531,12 +531,15 @@ impl Compactor {
             let (stop, journal, snapshot) = (stop.clone(), journal.clone(), snapshot.clone());
             std::thread::Builder::new().name("persistence".into()).spawn(move || {
                 let (flag, cv) = &*stop;
+                let mut next = Instant::now() + interval;
                 let mut stopped = lock(flag);
-                loop {
-                    let (s, _) = cv.wait_timeout(stopped, interval).unwrap_or_else(PoisonError::into_inner);
-                    stopped = s;
-                    if *stopped {
-                        return;
+                // The flag is checked before every wait, so a stop that comes before the
+                // thread first waits is not missed.
+                while !*stopped {
+                    let now = Instant::now();
+                    if now < next {
+                        stopped = cv.wait_timeout(stopped, next - now).unwrap_or_else(PoisonError::into_inner).0;
+                        continue;
                     }
                     drop(stopped);
                     match journal.compact(|emit| snapshot(emit)) {
@@ -544,6 +547,7 @@ impl Compactor {
                         Ok(false) => {}
                         Err(e) => log::error!(file:? = journal.paths.snapshot, err:% = e; "error persisting metrics"),
                     }
+                    next = Instant::now() + interval;
                     stopped = lock(flag);
                 }
             })?
