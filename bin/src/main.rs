@@ -4,6 +4,9 @@
 mod exporter;
 mod flags;
 mod logger;
+// Used by `nodegate gateway`, which is wired in separately; until then only tests call it.
+#[allow(dead_code)]
+mod persistence;
 
 use clap::Command;
 use std::process::ExitCode;
