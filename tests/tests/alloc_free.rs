@@ -169,11 +169,6 @@ fn http_rounds(name: &str, cfg: Config) -> usize {
     n
 }
 
-fn fixtures() -> Option<std::path::PathBuf> {
-    let p = xtests::root().join("../shared/fixtures/node_exporter-1.8.2");
-    p.is_dir().then_some(p)
-}
-
 fn fixture_config(root: &std::path::Path) -> Config {
     let mut settings = Settings::new();
     settings.set(
@@ -192,7 +187,7 @@ fn main() {
             failures.push(format!("{what}: {n} allocations"));
         }
     };
-    match fixtures() {
+    match xtests::linked_fixtures() {
         Some(root) => {
             check("fixture tree", scrapes("fixtures", fixture_config(&root)));
             check("fixture tree over HTTP", http_rounds("fixtures", fixture_config(&root)));
