@@ -334,6 +334,7 @@ pub static REGISTRY: &[Spec] = &[
     filefd::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
+    netclass::SPEC,
     netdev::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
@@ -351,10 +352,12 @@ pub mod entropy;
 pub mod filefd;
 pub mod loadavg;
 pub mod meminfo;
+pub mod netclass;
 pub mod netdev;
 pub mod pressure;
 pub mod schedstat;
 pub mod stat;
+mod sysattr;
 pub mod textfile;
 pub mod time;
 pub mod uname;

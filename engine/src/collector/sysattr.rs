@@ -1,0 +1,274 @@
+//! Sysfs attribute values as node_exporter's procfs library reads and parses them, shared by
+//! the `/sys/class` collectors (netclass, infiniband, fibrechannel, nvme, powersupplyclass,
+//! tapestats, dmi, drm).
+//!
+//! procfs reads an attribute with `util.SysReadFile`: one `read(2)` of at most 128 bytes,
+//! then Go's `bytes.TrimSpace`; see the kernel's Documentation/filesystems/sysfs.rst for why
+//! one read returns the whole value. Numbers go through `util.ValueParser`, which is
+//! `strconv.ParseInt`/`ParseUint` with base 0 (`0x1003` is hex, `010` octal). Everything here
+//! is a pure function over bytes and allocates nothing.
+
+use rustix::io::Errno;
+
+/// How many bytes `SysReadFile` reads: a longer value (an `ifalias` of up to 255 bytes) is cut.
+pub const READ_MAX: usize = 128;
+
+/// An attribute's value as `SysReadFile` returns it: the first [`READ_MAX`] bytes read,
+/// trimmed as `bytes.TrimSpace` trims.
+pub fn value(raw: &[u8]) -> &[u8] {
+    trim_space(&raw[..raw.len().min(READ_MAX)])
+}
+
+/// The multi-byte UTF-8 encodings of the characters Go's `unicode.IsSpace` accepts beyond
+/// ASCII: U+0085, U+00A0, U+1680, U+2000..=U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+const UNICODE_SPACES: [&[u8]; 19] = [
+    b"\xc2\x85",
+    b"\xc2\xa0",
+    b"\xe1\x9a\x80",
+    b"\xe2\x80\x80",
+    b"\xe2\x80\x81",
+    b"\xe2\x80\x82",
+    b"\xe2\x80\x83",
+    b"\xe2\x80\x84",
+    b"\xe2\x80\x85",
+    b"\xe2\x80\x86",
+    b"\xe2\x80\x87",
+    b"\xe2\x80\x88",
+    b"\xe2\x80\x89",
+    b"\xe2\x80\x8a",
+    b"\xe2\x80\xa8",
+    b"\xe2\x80\xa9",
+    b"\xe2\x80\xaf",
+    b"\xe2\x81\x9f",
+    b"\xe3\x80\x80",
+];
+
+/// Go's `bytes.TrimSpace`: strips ASCII white space and the Unicode `White_Space` characters
+/// from both ends. An invalid UTF-8 byte is not space and stops the trim, as in Go, where it
+/// decodes as U+FFFD.
+pub fn trim_space(mut s: &[u8]) -> &[u8] {
+    loop {
+        match s.first() {
+            Some(&b) if crate::lex::is_space(b) => s = &s[1..],
+            Some(&b) if b >= 0x80 => match UNICODE_SPACES.iter().find(|sp| s.starts_with(sp)) {
+                Some(sp) => s = &s[sp.len()..],
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    loop {
+        match s.last() {
+            Some(&b) if crate::lex::is_space(b) => s = &s[..s.len() - 1],
+            // A valid encoding at the very end is what `utf8.DecodeLastRune` decodes there.
+            Some(&b) if b >= 0x80 => match UNICODE_SPACES.iter().find(|sp| s.ends_with(sp)) {
+                Some(sp) => s = &s[..s.len() - sp.len()],
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    s
+}
+
+/// `strconv.ParseUint(s, 0, 64)`: decimal, `0x`/`0o`/`0b` prefixes, a leading `0` for octal,
+/// `_` between digits. `None` where Go returns an error (syntax or range).
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    let (first, _) = s.split_first()?;
+    let (base, digits): (u64, &[u8]) = match (*first, s.get(1).map(u8::to_ascii_lowercase)) {
+        (b'0', Some(b'b')) if s.len() >= 3 => (2, &s[2..]),
+        (b'0', Some(b'o')) if s.len() >= 3 => (8, &s[2..]),
+        (b'0', Some(b'x')) if s.len() >= 3 => (16, &s[2..]),
+        (b'0', _) => (8, &s[1..]),
+        _ => (10, s),
+    };
+    let mut n: u64 = 0;
+    let mut underscores = false;
+    for &c in digits {
+        let d = match c {
+            b'_' => {
+                underscores = true;
+                continue;
+            }
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'z' | b'A'..=b'Z' => c.to_ascii_lowercase() - b'a' + 10,
+            _ => return None,
+        };
+        if u64::from(d) >= base {
+            return None;
+        }
+        n = n.checked_mul(base)?.checked_add(u64::from(d))?;
+    }
+    if underscores && !underscore_ok(s) {
+        return None;
+    }
+    Some(n)
+}
+
+/// `strconv.ParseInt(s, 0, 64)`: an optional sign, then [`parse_u64`], within `i64`.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    let (neg, rest) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let n = parse_u64(rest)?;
+    if neg {
+        0i64.checked_sub_unsigned(n)
+    } else {
+        i64::try_from(n).ok()
+    }
+}
+
+/// Go's rule for `_` in a base-0 number: only between digits, or right after a base prefix.
+fn underscore_ok(s: &[u8]) -> bool {
+    #[derive(PartialEq)]
+    enum Saw {
+        Start,
+        Digit,
+        Underscore,
+        Other,
+    }
+    let mut saw = Saw::Start;
+    let mut i = 0;
+    let mut hex = false;
+    if s.len() >= 2 && s[0] == b'0' && matches!(s[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = Saw::Digit;
+        hex = s[1].eq_ignore_ascii_case(&b'x');
+    }
+    for &c in &s[i..] {
+        if c.is_ascii_digit() || hex && c.is_ascii_hexdigit() {
+            saw = Saw::Digit;
+        } else if c == b'_' {
+            if saw != Saw::Digit {
+                return false;
+            }
+            saw = Saw::Underscore;
+        } else if saw == Saw::Underscore {
+            return false;
+        } else {
+            saw = Saw::Other;
+        }
+    }
+    saw != Saw::Underscore
+}
+
+/// Whether a failed read is Go's `os.IsNotExist`.
+pub fn is_not_exist(e: Errno) -> bool {
+    e == Errno::NOENT
+}
+
+/// Whether a failed read is Go's `os.IsPermission`.
+pub fn is_permission(e: Errno) -> bool {
+    e == Errno::ACCESS || e == Errno::PERM
+}
+
+/// Whether a failed read is the one procfs matches by its text, "operation not supported".
+/// procfs sees that text only for a failing `read`, not `open`; a kept fd blurs the two, and
+/// sysfs does not fail an `open` that way.
+pub fn is_not_supported(e: Errno) -> bool {
+    e == Errno::OPNOTSUPP
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn trims_as_go() {
+        assert_eq!(trim_space(b" \t\nx y\r\n\x0b\x0c"), b"x y");
+        assert_eq!(trim_space(b""), b"");
+        assert_eq!(trim_space(b" \n "), b"");
+        // NBSP, NEL, ideographic space, thin space: Unicode white space.
+        assert_eq!(trim_space("\u{a0}a\u{85}".as_bytes()), b"a");
+        assert_eq!(trim_space("\u{3000}\u{2009}a b\u{202f}".as_bytes()), b"a b");
+        // Not white space for Go: zero width space, a lone continuation byte, invalid bytes.
+        assert_eq!(trim_space("\u{200b}a".as_bytes()), "\u{200b}a".as_bytes());
+        assert_eq!(trim_space(b"\xa0a\xa0"), b"\xa0a\xa0");
+        assert_eq!(trim_space(b"a\xc2"), b"a\xc2");
+    }
+
+    #[test]
+    fn value_is_first_128_bytes_trimmed() {
+        let long = [b'a'; 200];
+        assert_eq!(value(&long).len(), 128);
+        let mut padded = vec![b' '; 127];
+        padded.extend_from_slice(b"xy\n");
+        assert_eq!(value(&padded), b"x");
+        assert_eq!(value(b"up\n"), b"up");
+    }
+
+    #[test]
+    fn base_zero_numbers() {
+        // Accepted by Go 1.22's strconv.ParseInt(s, 0, 64), with its results.
+        for (s, want) in [
+            ("0", 0),
+            ("10", 10),
+            ("-1", -1),
+            ("+7", 7),
+            ("0x1003", 4099),
+            ("0X1f", 31),
+            ("010", 8),
+            ("0o17", 15),
+            ("0b101", 5),
+            ("1_000", 1000),
+            ("0x_1f", 31),
+            ("0_7", 7),
+            ("00", 0),
+            ("-9223372036854775808", i64::MIN),
+            ("9223372036854775807", i64::MAX),
+            ("-0x8000000000000000", i64::MIN),
+        ] {
+            assert_eq!(parse_i64(s.as_bytes()), Some(want), "{s}");
+        }
+        // Refused: syntax and range errors.
+        for s in [
+            "",
+            "-",
+            "+",
+            "x",
+            "0x",
+            "0b",
+            "08",
+            "0b2",
+            "1_",
+            "_1",
+            "1__0",
+            "0x_",
+            "1 ",
+            " 1",
+            "1.5",
+            "--1",
+            "+-1",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "0xg",
+            "١",
+        ] {
+            assert_eq!(parse_i64(s.as_bytes()), None, "{s}");
+        }
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"0xffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b"-1"), None);
+        assert_eq!(parse_u64(b"+1"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn decimal_and_hex_match_std(n: i64) {
+            prop_assert_eq!(parse_i64(n.to_string().as_bytes()), Some(n));
+            let sign = if n < 0 { "-" } else { "" };
+            let hex = format!("{sign}{:#x}", n.unsigned_abs());
+            prop_assert_eq!(parse_i64(hex.as_bytes()), Some(n));
+        }
+
+        #[test]
+        fn unsigned_matches_std(n: u64) {
+            prop_assert_eq!(parse_u64(n.to_string().as_bytes()), Some(n));
+            prop_assert_eq!(parse_u64(format!("0{n:o}").as_bytes()), Some(n));
+        }
+    }
+}
