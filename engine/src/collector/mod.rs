@@ -328,6 +328,7 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
+    bonding::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
@@ -345,6 +346,7 @@ pub static REGISTRY: &[Spec] = &[
     vmstat::SPEC,
 ];
 
+pub mod bonding;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;

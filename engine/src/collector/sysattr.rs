@@ -48,13 +48,9 @@ const UNICODE_SPACES: [&[u8]; 19] = [
 /// decodes as U+FFFD.
 pub fn trim_space(mut s: &[u8]) -> &[u8] {
     loop {
-        match s.first() {
-            Some(&b) if crate::lex::is_space(b) => s = &s[1..],
-            Some(&b) if b >= 0x80 => match UNICODE_SPACES.iter().find(|sp| s.starts_with(sp)) {
-                Some(sp) => s = &s[sp.len()..],
-                None => break,
-            },
-            _ => break,
+        match space_len(s) {
+            0 => break,
+            n => s = &s[n..],
         }
     }
     loop {
@@ -69,6 +65,53 @@ pub fn trim_space(mut s: &[u8]) -> &[u8] {
         }
     }
     s
+}
+
+/// The length of the white space character `s` starts with, as Go's `unicode.IsSpace` decides
+/// it, or 0.
+fn space_len(s: &[u8]) -> usize {
+    match s.first() {
+        Some(&b) if crate::lex::is_space(b) => 1,
+        Some(&b) if b >= 0x80 => {
+            UNICODE_SPACES.iter().find(|sp| s.starts_with(sp)).map_or(0, |sp| sp.len())
+        }
+        _ => 0,
+    }
+}
+
+/// Go's `strings.Fields`: the runs of bytes between white space, ASCII or Unicode.
+pub fn fields(s: &[u8]) -> Fields<'_> {
+    Fields { rest: s }
+}
+
+/// Iterator returned by [`fields`].
+#[derive(Clone, Debug)]
+pub struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let mut s = self.rest;
+        loop {
+            match space_len(s) {
+                0 => break,
+                n => s = &s[n..],
+            }
+        }
+        if s.is_empty() {
+            self.rest = s;
+            return None;
+        }
+        let mut end = 0;
+        while end < s.len() && space_len(&s[end..]) == 0 {
+            end += 1;
+        }
+        self.rest = &s[end..];
+        Some(&s[..end])
+    }
 }
 
 /// `strconv.ParseUint(s, 0, 64)`: decimal, `0x`/`0o`/`0b` prefixes, a leading `0` for octal,
@@ -188,6 +231,19 @@ mod tests {
         assert_eq!(trim_space("\u{200b}a".as_bytes()), "\u{200b}a".as_bytes());
         assert_eq!(trim_space(b"\xa0a\xa0"), b"\xa0a\xa0");
         assert_eq!(trim_space(b"a\xc2"), b"a\xc2");
+    }
+
+    #[test]
+    fn fields_as_go() {
+        fn split(s: &[u8]) -> Vec<&[u8]> {
+            fields(s).collect()
+        }
+        assert_eq!(split(b" bond0 dmz\tint\n"), [&b"bond0"[..], b"dmz", b"int"]);
+        assert_eq!(split(b""), Vec::<&[u8]>::new());
+        assert_eq!(split(b" \n "), Vec::<&[u8]>::new());
+        assert_eq!(split("a\u{a0}b\u{2003}".as_bytes()), [&b"a"[..], b"b"]);
+        // Invalid UTF-8 is not space.
+        assert_eq!(split(b"a\xa0b \xc2"), [&b"a\xa0b"[..], b"\xc2"]);
     }
 
     #[test]
