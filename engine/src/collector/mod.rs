@@ -337,6 +337,7 @@ pub static REGISTRY: &[Spec] = &[
     meminfo::SPEC,
     netclass::SPEC,
     netdev::SPEC,
+    nvme::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
     stat::SPEC,
@@ -356,6 +357,7 @@ pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
+pub mod nvme;
 pub mod pressure;
 pub mod schedstat;
 pub mod stat;
