@@ -341,6 +341,7 @@ pub static REGISTRY: &[Spec] = &[
     pressure::SPEC,
     schedstat::SPEC,
     stat::SPEC,
+    tapestats::SPEC,
     textfile::SPEC,
     time::SPEC,
     uname::SPEC,
@@ -362,6 +363,7 @@ pub mod pressure;
 pub mod schedstat;
 pub mod stat;
 mod sysattr;
+pub mod tapestats;
 pub mod textfile;
 pub mod time;
 pub mod uname;
