@@ -332,6 +332,7 @@ pub static REGISTRY: &[Spec] = &[
     cpu::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
+    fibrechannel::SPEC,
     filefd::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
@@ -353,6 +354,7 @@ pub mod cpu;
 mod device_filter;
 pub mod diskstats;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod loadavg;
 pub mod meminfo;

@@ -35,9 +35,8 @@ use super::{Build, Collector, Error, Flag, FlagKind, ParseError, Spec};
 use crate::encode::{Encoder, FamilyId, Kind};
 use crate::source::{c_path, Dir, Entries, File};
 use regex::bytes::Regex;
-use rustix::fs::FileType;
 use rustix::io::Errno;
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -185,12 +184,7 @@ impl Netclass {
         let Netclass { dir, root, root_bytes, ignored, ifaces, path, .. } = self;
         ifaces.begin();
         let listed = dir.for_each(|name, kind| {
-            let regular = match kind {
-                // File systems without `d_type` (sysfs has it): ask, as Go's ReadDir does.
-                FileType::Unknown => is_regular(path, root_bytes, name),
-                kind => kind == FileType::RegularFile,
-            };
-            if !regular {
+            if !sysattr::is_regular(kind, root_bytes, name, path) {
                 ifaces.get_or_insert_with(name, || {
                     Iface((!ignored.is_match(name)).then(|| {
                         Box::new(IfaceFiles::new(&root.join(OsStr::from_bytes(name)), name))
@@ -231,19 +225,6 @@ impl Netclass {
             false => Ok(()),
         }
     }
-}
-
-/// Whether `root/name` is a regular file, by `lstat`, building the path in `path`.
-fn is_regular(path: &mut Vec<u8>, root: &[u8], name: &[u8]) -> bool {
-    path.clear();
-    path.extend_from_slice(root);
-    path.push(b'/');
-    path.extend_from_slice(name);
-    path.push(0);
-    CStr::from_bytes_with_nul(path)
-        .ok()
-        .and_then(|p| rustix::fs::lstat(p).ok())
-        .is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
 }
 
 /// Whether a failed attribute read leaves the attribute out rather than failing the

@@ -8,7 +8,9 @@
 //! `strconv.ParseInt`/`ParseUint` with base 0 (`0x1003` is hex, `010` octal). Everything here
 //! is a pure function over bytes and allocates nothing.
 
+use rustix::fs::FileType;
 use rustix::io::Errno;
+use std::ffi::CStr;
 
 /// How many bytes `SysReadFile` reads: a longer value (an `ifalias` of up to 255 bytes) is cut.
 pub const READ_MAX: usize = 128;
@@ -197,6 +199,24 @@ fn underscore_ok(s: &[u8]) -> bool {
     saw != Saw::Underscore
 }
 
+/// Whether a directory entry is a regular file, as Go's `DirEntry.Type().IsRegular()` tells:
+/// from the entry's `d_type`, or by `lstat(dir/name)` where the file system leaves it unknown
+/// (sysfs does not). `path` is scratch for the entry's path and grows once.
+pub fn is_regular(kind: FileType, dir: &[u8], name: &[u8], path: &mut Vec<u8>) -> bool {
+    if kind != FileType::Unknown {
+        return kind == FileType::RegularFile;
+    }
+    path.clear();
+    path.extend_from_slice(dir);
+    path.push(b'/');
+    path.extend_from_slice(name);
+    path.push(0);
+    CStr::from_bytes_with_nul(path)
+        .ok()
+        .and_then(|p| rustix::fs::lstat(p).ok())
+        .is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+}
+
 /// Whether a failed read is Go's `os.IsNotExist`.
 pub fn is_not_exist(e: Errno) -> bool {
     e == Errno::NOENT
@@ -231,6 +251,22 @@ mod tests {
         assert_eq!(trim_space("\u{200b}a".as_bytes()), "\u{200b}a".as_bytes());
         assert_eq!(trim_space(b"\xa0a\xa0"), b"\xa0a\xa0");
         assert_eq!(trim_space(b"a\xc2"), b"a\xc2");
+    }
+
+    #[test]
+    fn regular_entries() {
+        let d = crate::collector::testing::tmpdir("sysattr-regular");
+        std::fs::write(d.join("f"), b"").unwrap();
+        std::os::unix::fs::symlink("f", d.join("l")).unwrap();
+        let dir = d.as_os_str().as_encoded_bytes();
+        let mut path = Vec::new();
+        assert!(is_regular(FileType::RegularFile, dir, b"x", &mut path));
+        assert!(!is_regular(FileType::Symlink, dir, b"x", &mut path));
+        // Unknown: asked of the file system, without following links.
+        assert!(is_regular(FileType::Unknown, dir, b"f", &mut path));
+        assert!(!is_regular(FileType::Unknown, dir, b"l", &mut path));
+        assert!(!is_regular(FileType::Unknown, dir, b"missing", &mut path));
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

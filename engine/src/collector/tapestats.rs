@@ -287,7 +287,8 @@ mod tests {
         let mut c = build_spec(&SPEC, &Paths::under(&root), &s).unwrap();
         let text = scrape(c.as_mut());
         assert!(text.contains("node_tape_reads_completed_total{device=\"st0\"} 16\n"));
-        assert!(text.contains("node_tape_io_time_seconds_total{device=\"st0\"} 7.000000000000001e-09\n"));
+        assert!(text
+            .contains("node_tape_io_time_seconds_total{device=\"st0\"} 7.000000000000001e-09\n"));
         assert!(!text.contains("st1"), "{text}");
         let text =
             scrape(build_spec(&SPEC, &Paths::under(&root), &Settings::new()).unwrap().as_mut());
