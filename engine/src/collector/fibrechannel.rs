@@ -13,16 +13,17 @@
 //! collector, and a counter that does not parse (upstream dereferences nil and panics) too.
 //! Every host is read before anything is reported.
 //!
-//! Each host keeps its attribute and counter files open ([`Entries`]). Reading a counter asks
+//! Each host keeps its attribute and counter files open ([`Entries`]); directories are listed
+//! afresh. Reading a counter asks
 //! the HBA driver for fresh statistics, so only the 14 counters reported are read; upstream also
 //! reads the others (`lip_count`, `fcp_input_megabytes`, ...) and ignores their values.
 
 use super::sysattr;
 use super::{Build, Collector, Error, ParseError, Spec};
 use crate::encode::{Encoder, Kind};
-use crate::source::{Dir, Entries, File};
+use crate::source::{c_path, Entries, File, Lister};
 use rustix::io::Errno;
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -115,8 +116,9 @@ const UNIMPLEMENTED: u64 = u64::MAX;
 fn build(b: &Build<'_>) -> Result<Box<dyn Collector>, String> {
     let root = b.paths.sys("class/fc_host");
     Ok(Box::new(Fibrechannel {
-        dir: Dir::new(&root),
+        root_c: c_path(&root),
         root,
+        lister: Lister::new(),
         hosts: Entries::new(),
         buf: Vec::new(),
         path: Vec::new(),
@@ -125,8 +127,12 @@ fn build(b: &Build<'_>) -> Result<Box<dyn Collector>, String> {
 
 #[derive(Debug)]
 struct Fibrechannel {
-    dir: Dir,
     root: PathBuf,
+    root_c: CString,
+    /// Lists `fc_host` and each host's `statistics` afresh on every scrape: a kept fd on a
+    /// directory that was removed (the transport module reloaded, a host re-created) would go
+    /// on listing nothing.
+    lister: Lister,
     hosts: Entries<Host>,
     buf: Vec<u8>,
     /// Scratch for entry paths.
@@ -138,7 +144,7 @@ struct Host {
     attrs: [File; 11],
     /// This scrape's attribute values, empty where missing.
     text: [Vec<u8>; 11],
-    stats: Dir,
+    stats: CString,
     stats_path: PathBuf,
     /// The counter files `statistics` listed this scrape, by [`COUNTERS`] index.
     counter_files: [Option<File>; 14],
@@ -153,7 +159,7 @@ impl Host {
         Host {
             attrs: ATTRS.map(|a| File::new(dir.join(a))),
             text: Default::default(),
-            stats: Dir::new(&stats_path),
+            stats: c_path(&stats_path),
             stats_path,
             counter_files: Default::default(),
             counters: [0; 14],
@@ -161,7 +167,12 @@ impl Host {
         }
     }
 
-    fn read(&mut self, buf: &mut Vec<u8>, path: &mut Vec<u8>) -> Result<(), Error> {
+    fn read(
+        &mut self,
+        buf: &mut Vec<u8>,
+        path: &mut Vec<u8>,
+        lister: &mut Lister,
+    ) -> Result<(), Error> {
         let Host { attrs, text, stats, stats_path, counter_files, counters, .. } = self;
         for ((file, value), attr) in attrs.iter_mut().zip(text.iter_mut()).zip(ATTRS) {
             value.clear();
@@ -182,8 +193,8 @@ impl Host {
 
         let dir = stats_path.as_os_str().as_bytes();
         let mut listed = [false; 14];
-        stats
-            .for_each(|name, kind| {
+        lister
+            .list(stats, |name, kind| {
                 if !sysattr::is_regular(kind, dir, name, path) {
                     return;
                 }
@@ -193,9 +204,13 @@ impl Host {
                         .get_or_insert_with(|| File::new(stats_path.join(OsStr::from_bytes(name))));
                 }
             })
-            .map_err(|errno| match sysattr::is_not_exist(errno) {
-                true => Error::NoData,
-                false => Error::Read { path: PATH, errno },
+            .map_err(|errno| {
+                // Gone or unreadable: its files go too, and are opened afresh should it return.
+                *counter_files = Default::default();
+                match sysattr::is_not_exist(errno) {
+                    true => Error::NoData,
+                    false => Error::Read { path: PATH, errno },
+                }
             })?;
         for ((file, value), listed) in counter_files.iter_mut().zip(counters.iter_mut()).zip(listed)
         {
@@ -227,19 +242,22 @@ impl Host {
 
 impl Collector for Fibrechannel {
     fn update(&mut self, enc: &mut Encoder) -> Result<(), Error> {
-        let Fibrechannel { dir, root, hosts, buf, path } = self;
+        let Fibrechannel { root, root_c, lister, hosts, buf, path } = self;
         hosts.begin();
-        dir.for_each(|name, _| {
-            hosts.get_or_insert_with(name, || Host::new(&root.join(OsStr::from_bytes(name)), name));
-        })
-        .map_err(|errno: Errno| match sysattr::is_not_exist(errno) {
-            true => Error::NoData,
-            false => Error::Read { path: PATH, errno },
-        })?;
+        lister
+            .list(root_c, |name, _| {
+                hosts.get_or_insert_with(name, || {
+                    Host::new(&root.join(OsStr::from_bytes(name)), name)
+                });
+            })
+            .map_err(|errno: Errno| match sysattr::is_not_exist(errno) {
+                true => Error::NoData,
+                false => Error::Read { path: PATH, errno },
+            })?;
         hosts.end();
 
         for (_, host) in hosts.iter_mut() {
-            host.read(buf, path)?;
+            host.read(buf, path, lister)?;
         }
         // Upstream panics on a label value that is not UTF-8; fail instead, before adding any.
         if !hosts.iter().all(|(_, h)| h.is_utf8()) {

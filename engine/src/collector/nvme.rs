@@ -7,15 +7,15 @@
 //! `SysReadFile` does (see the `sysattr` module). Any failure to read one fails the
 //! collector, as upstream; a missing file or directory reports no data.
 //!
-//! The four files of each controller are kept open ([`Entries`]), so a scrape is one
-//! `getdents64` and four `pread`s per controller.
+//! The four files of each controller are kept open ([`Entries`]), so a scrape is one listing of
+//! `class/nvme` and four `pread`s per controller.
 
 use super::sysattr;
 use super::{Build, Collector, Error, ParseError, Spec};
 use crate::encode::{Encoder, Kind};
-use crate::source::{Dir, Entries, File};
+use crate::source::{c_path, Entries, File, Lister};
 use rustix::io::Errno;
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -31,13 +31,22 @@ const LABELS: [&str; 4] = ["firmware_revision", "model", "serial", "state"];
 
 fn build(b: &Build<'_>) -> Result<Box<dyn Collector>, String> {
     let root = b.paths.sys("class/nvme");
-    Ok(Box::new(Nvme { dir: Dir::new(&root), root, devices: Entries::new(), buf: Vec::new() }))
+    Ok(Box::new(Nvme {
+        root_c: c_path(&root),
+        root,
+        lister: Lister::new(),
+        devices: Entries::new(),
+        buf: Vec::new(),
+    }))
 }
 
 #[derive(Debug)]
 struct Nvme {
-    dir: Dir,
     root: PathBuf,
+    root_c: CString,
+    /// Lists `class/nvme` afresh on every scrape: a kept fd on it would list nothing once the
+    /// class is registered again (`nvme_core` reloaded).
+    lister: Lister,
     devices: Entries<Device>,
     buf: Vec<u8>,
 }
@@ -62,19 +71,20 @@ impl Device {
 
 impl Collector for Nvme {
     fn update(&mut self, enc: &mut Encoder) -> Result<(), Error> {
-        let Nvme { dir, root, devices, buf } = self;
+        let Nvme { root, root_c, lister, devices, buf } = self;
         let fail = |errno: Errno| match sysattr::is_not_exist(errno) {
             true => Error::NoData,
             false => Error::Read { path: PATH, errno },
         };
         // Every entry is a controller, whatever its type, as upstream lists them.
         devices.begin();
-        dir.for_each(|name, _| {
-            devices.get_or_insert_with(name, || {
-                Device::new(&root.join(OsStr::from_bytes(name)), name)
-            });
-        })
-        .map_err(fail)?;
+        lister
+            .list(root_c, |name, _| {
+                devices.get_or_insert_with(name, || {
+                    Device::new(&root.join(OsStr::from_bytes(name)), name)
+                });
+            })
+            .map_err(fail)?;
         devices.end();
 
         for (_, dev) in devices.iter_mut() {

@@ -9,17 +9,17 @@
 //! As upstream: every drive is read before anything is reported, including drives the
 //! `--collector.tapestats.ignored-devices` pattern leaves out (upstream filters after
 //! parsing), and a failure to read or parse a counter fails the collector; a missing
-//! `scsi_tape` or `stats` directory reports no data. Each drive keeps its `stats` directory
-//! and counter files open ([`Entries`]). A file in `stats` that is not one of the ten is not
+//! `scsi_tape` or `stats` directory reports no data. Each drive keeps its counter files open
+//! ([`Entries`]); directories are listed afresh. A file in `stats` that is not one of the ten is not
 //! read; upstream reads it and ignores the value.
 
 use super::sysattr;
 use super::{Build, Collector, Error, Flag, FlagKind, ParseError, Spec};
 use crate::encode::{Encoder, Kind};
-use crate::source::{Dir, Entries, File};
+use crate::source::{c_path, Entries, File, Lister};
 use regex::bytes::Regex;
 use rustix::io::Errno;
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -126,8 +126,9 @@ fn build(b: &Build<'_>) -> Result<Box<dyn Collector>, String> {
         .map_err(|e| format!("invalid regular expression for --{IGNORED}: {e}"))?;
     let root = b.paths.sys("class/scsi_tape");
     Ok(Box::new(Tapestats {
-        dir: Dir::new(&root),
+        root_c: c_path(&root),
         root,
+        lister: Lister::new(),
         ignored,
         tapes: Entries::new(),
         buf: Vec::new(),
@@ -136,8 +137,12 @@ fn build(b: &Build<'_>) -> Result<Box<dyn Collector>, String> {
 
 #[derive(Debug)]
 struct Tapestats {
-    dir: Dir,
     root: PathBuf,
+    root_c: CString,
+    /// Lists `scsi_tape` and each drive's `stats` afresh on every scrape: a kept fd on a
+    /// directory that was removed (the `st` module reloaded, a drive replaced) would go on
+    /// listing nothing.
+    lister: Lister,
     ignored: Regex,
     tapes: Entries<Tape>,
     buf: Vec<u8>,
@@ -145,7 +150,7 @@ struct Tapestats {
 
 #[derive(Debug)]
 struct Tape {
-    stats: Dir,
+    stats: CString,
     stats_path: PathBuf,
     /// The counter files `stats` listed this scrape, by [`COUNTERS`] index; others closed.
     files: [Option<File>; 10],
@@ -158,7 +163,7 @@ impl Tape {
     fn new(dir: &Path, is_ignored: bool) -> Tape {
         let stats_path = dir.join("stats");
         Tape {
-            stats: Dir::new(&stats_path),
+            stats: c_path(&stats_path),
             stats_path,
             files: Default::default(),
             values: [0; 10],
@@ -167,20 +172,24 @@ impl Tape {
     }
 
     /// Lists `stats` and reads the counters it holds into `values`.
-    fn read(&mut self, buf: &mut Vec<u8>) -> Result<(), Error> {
+    fn read(&mut self, buf: &mut Vec<u8>, lister: &mut Lister) -> Result<(), Error> {
         let Tape { stats, stats_path, files, values, .. } = self;
         let mut listed = [false; 10];
-        stats
-            .for_each(|name, _| {
+        lister
+            .list(stats, |name, _| {
                 if let Ok(i) = COUNTERS.binary_search_by(|c| c.0.as_bytes().cmp(name)) {
                     listed[i] = true;
                     files[i]
                         .get_or_insert_with(|| File::new(stats_path.join(OsStr::from_bytes(name))));
                 }
             })
-            .map_err(|errno| match sysattr::is_not_exist(errno) {
-                true => Error::NoData,
-                false => Error::Read { path: PATH, errno },
+            .map_err(|errno| {
+                // Gone or unreadable: its files go too, and are opened afresh should it return.
+                *files = Default::default();
+                match sysattr::is_not_exist(errno) {
+                    true => Error::NoData,
+                    false => Error::Read { path: PATH, errno },
+                }
             })?;
         for ((file, value), listed) in files.iter_mut().zip(values.iter_mut()).zip(listed) {
             *value = 0;
@@ -208,23 +217,24 @@ fn is_drive(name: &[u8]) -> bool {
 
 impl Collector for Tapestats {
     fn update(&mut self, enc: &mut Encoder) -> Result<(), Error> {
-        let Tapestats { dir, root, ignored, tapes, buf } = self;
+        let Tapestats { root, root_c, lister, ignored, tapes, buf } = self;
         tapes.begin();
-        dir.for_each(|name, _| {
-            if is_drive(name) {
-                tapes.get_or_insert_with(name, || {
-                    Tape::new(&root.join(OsStr::from_bytes(name)), ignored.is_match(name))
-                });
-            }
-        })
-        .map_err(|errno: Errno| match sysattr::is_not_exist(errno) {
-            true => Error::NoData,
-            false => Error::Read { path: PATH, errno },
-        })?;
+        lister
+            .list(root_c, |name, _| {
+                if is_drive(name) {
+                    tapes.get_or_insert_with(name, || {
+                        Tape::new(&root.join(OsStr::from_bytes(name)), ignored.is_match(name))
+                    });
+                }
+            })
+            .map_err(|errno: Errno| match sysattr::is_not_exist(errno) {
+                true => Error::NoData,
+                false => Error::Read { path: PATH, errno },
+            })?;
         tapes.end();
 
         for (_, tape) in tapes.iter_mut() {
-            tape.read(buf)?;
+            tape.read(buf, lister)?;
         }
         let fams = COUNTERS.map(|(_, name, help, kind, _)| enc.family(name, help, kind));
         for (name, tape) in tapes.iter().filter(|(_, t)| !t.is_ignored) {
@@ -304,7 +314,7 @@ mod tests {
         std::fs::remove_dir_all(root.join("sys/class/scsi_tape/st1")).unwrap();
         assert!(scrape(c.as_mut()).contains("device=\"st0\""));
         assert_eq!(fds_under(&root.join("sys/class/scsi_tape/st1")), 0);
-        assert_eq!(fds_under(&root.join("sys/class/scsi_tape/st0")), 11);
+        assert_eq!(fds_under(&root.join("sys/class/scsi_tape/st0")), 10);
         drop(c);
         assert_eq!(fds_under(&root), 0);
         std::fs::remove_dir_all(&root).unwrap();
