@@ -334,6 +334,7 @@ pub static REGISTRY: &[Spec] = &[
     entropy::SPEC,
     fibrechannel::SPEC,
     filefd::SPEC,
+    infiniband::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netclass::SPEC,
@@ -356,6 +357,7 @@ pub mod diskstats;
 pub mod entropy;
 pub mod fibrechannel;
 pub mod filefd;
+pub mod infiniband;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;

@@ -199,6 +199,39 @@ fn underscore_ok(s: &[u8]) -> bool {
     saw != Saw::Underscore
 }
 
+/// `strconv.ParseFloat(s, 32)` for the decimal forms the kernel writes: digits with an
+/// optional sign, fraction and exponent, or `inf`/`infinity`/`nan`, correctly rounded to `f32`.
+/// `None` where Go errs, including a finite value beyond `f32`'s range. Go's hex floats and `_`
+/// separators are refused; no sysfs attribute holds them.
+pub fn parse_f32(s: &[u8]) -> Option<f32> {
+    let s = std::str::from_utf8(s).ok()?;
+    let v = s.parse::<f32>().ok()?;
+    match v.is_infinite() && !s.bytes().any(|b| b == b'i' || b == b'I') {
+        true => None,
+        false => Some(v),
+    }
+}
+
+/// Go's `uint64(x)` for a `float64` as compiled for amd64, which upstream's released binaries
+/// are: below 2^63 through a signed conversion (so a negative value wraps around), above it
+/// offset by 2^63; NaN and out-of-range values take the hardware's "integer indefinite"
+/// (`0x8000_0000_0000_0000`).
+pub fn go_u64_from_f64(x: f64) -> u64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let signed = |v: f64| -> i64 {
+        if v.is_nan() || !(-TWO_63..TWO_63).contains(&v) {
+            i64::MIN
+        } else {
+            v as i64
+        }
+    };
+    if x < TWO_63 {
+        signed(x) as u64
+    } else {
+        signed(x - TWO_63) as u64 | 1 << 63
+    }
+}
+
 /// Whether a directory entry is a regular file, as Go's `DirEntry.Type().IsRegular()` tells:
 /// from the entry's `d_type`, or by `lstat(dir/name)` where the file system leaves it unknown
 /// (sysfs does not). `path` is scratch for the entry's path and grows once.
@@ -346,6 +379,34 @@ mod tests {
         assert_eq!(parse_u64(b"18446744073709551616"), None);
         assert_eq!(parse_u64(b"-1"), None);
         assert_eq!(parse_u64(b"+1"), None);
+    }
+
+    #[test]
+    fn float32_as_go() {
+        assert_eq!(parse_f32(b"40"), Some(40.0));
+        assert_eq!(parse_f32(b"2.5"), Some(2.5));
+        assert_eq!(parse_f32(b"-1e3"), Some(-1000.0));
+        assert_eq!(parse_f32(b"0.1"), Some(0.1f32));
+        assert_eq!(parse_f32(b"Inf"), Some(f32::INFINITY));
+        assert!(parse_f32(b"nan").is_some_and(f32::is_nan));
+        assert_eq!(parse_f32(b"1e-50"), Some(0.0));
+        for bad in [&b""[..], b"1e39", b"-3.5e38", b"x", b"1,5", b"1 ", b"\xff"] {
+            assert_eq!(parse_f32(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn float_to_u64_as_amd64() {
+        // Checked against Go 1.22 on amd64.
+        assert_eq!(go_u64_from_f64(5e9), 5_000_000_000);
+        assert_eq!(go_u64_from_f64(1.9), 1);
+        assert_eq!(go_u64_from_f64(-1.0), u64::MAX);
+        assert_eq!(go_u64_from_f64(-125e6), 18_446_744_073_584_551_616);
+        assert_eq!(go_u64_from_f64(9_223_372_036_854_775_808.0), 1 << 63);
+        assert_eq!(go_u64_from_f64(1.8e19), 18_000_000_000_000_000_000);
+        assert_eq!(go_u64_from_f64(f64::NAN), 1 << 63);
+        assert_eq!(go_u64_from_f64(f64::INFINITY), 1 << 63);
+        assert_eq!(go_u64_from_f64(-1e19), 1 << 63);
     }
 
     proptest! {
