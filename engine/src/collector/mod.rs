@@ -340,6 +340,7 @@ pub static REGISTRY: &[Spec] = &[
     netclass::SPEC,
     netdev::SPEC,
     nvme::SPEC,
+    powersupplyclass::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
     stat::SPEC,
@@ -363,6 +364,7 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod nvme;
+pub mod powersupplyclass;
 pub mod pressure;
 pub mod schedstat;
 pub mod stat;
@@ -427,9 +429,14 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), all, "a flag or alias is declared twice");
+        // Upstream names powersupplyclass's flag after "powersupply".
+        let prefix_of = |name: &str| match name {
+            "powersupplyclass" => "powersupply".to_owned(),
+            name => name.to_owned(),
+        };
         for spec in REGISTRY {
             for flag in spec.flags {
-                let prefix = format!("collector.{}.", spec.name);
+                let prefix = format!("collector.{}.", prefix_of(spec.name));
                 assert!(flag.name.starts_with(&prefix), "{} outside its collector", flag.name);
             }
         }

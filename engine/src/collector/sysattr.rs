@@ -5,8 +5,9 @@
 //! procfs reads an attribute with `util.SysReadFile`: one `read(2)` of at most 128 bytes,
 //! then Go's `bytes.TrimSpace`; see the kernel's Documentation/filesystems/sysfs.rst for why
 //! one read returns the whole value. Numbers go through `util.ValueParser`, which is
-//! `strconv.ParseInt`/`ParseUint` with base 0 (`0x1003` is hex, `010` octal). Everything here
-//! is a pure function over bytes and allocates nothing.
+//! `strconv.ParseInt`/`ParseUint` with base 0 (`0x1003` is hex, `010` octal). Label values
+//! that may not be UTF-8 are cleaned with `strings.ToValidUTF8`. Everything here is a pure
+//! function over bytes and allocates nothing beyond the output it is given.
 
 use rustix::fs::FileType;
 use rustix::io::Errno;
@@ -212,6 +213,23 @@ pub fn parse_f32(s: &[u8]) -> Option<f32> {
     }
 }
 
+/// Appends `s` to `out` as `strings.ToValidUTF8(s, "\u{FFFD}")` returns it: each run of bytes
+/// that are not part of a valid UTF-8 sequence becomes one U+FFFD.
+pub fn push_valid_utf8(out: &mut Vec<u8>, s: &[u8]) {
+    let mut invalid_before = false;
+    for chunk in s.utf8_chunks() {
+        let valid = chunk.valid();
+        if !valid.is_empty() {
+            out.extend_from_slice(valid.as_bytes());
+            invalid_before = false;
+        }
+        if !chunk.invalid().is_empty() && !invalid_before {
+            out.extend_from_slice("\u{FFFD}".as_bytes());
+            invalid_before = true;
+        }
+    }
+}
+
 /// Go's `uint64(x)` for a `float64` as compiled for amd64, which upstream's released binaries
 /// are: below 2^63 through a signed conversion (so a negative value wraps around), above it
 /// offset by 2^63; NaN and out-of-range values take the hardware's "integer indefinite"
@@ -327,7 +345,7 @@ mod tests {
 
     #[test]
     fn base_zero_numbers() {
-        // Accepted by Go 1.22's strconv.ParseInt(s, 0, 64), with its results.
+        // Accepted by Go's strconv.ParseInt(s, 0, 64), with its results.
         for (s, want) in [
             ("0", 0),
             ("10", 10),
@@ -382,6 +400,24 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_runs_become_one_replacement() {
+        // As Go's strings.ToValidUTF8 returns them.
+        let clean = |s: &[u8]| {
+            let mut out = Vec::new();
+            push_valid_utf8(&mut out, s);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(clean(b"a\xffb"), "a\u{fffd}b");
+        // One run, however many bytes and kinds of error it holds.
+        assert_eq!(clean(b"a\xff\xfe\xc0\x80b"), "a\u{fffd}b");
+        assert_eq!(clean(b"\xf0\x9f\x98"), "\u{fffd}");
+        assert_eq!(clean(b"\xed\xa0\x80x\xff"), "\u{fffd}x\u{fffd}");
+        // Replacement characters already there stay as they are.
+        assert_eq!(clean("\u{fffd}\u{fffd}".as_bytes()), "\u{fffd}\u{fffd}");
+        assert_eq!(clean(b""), "");
+    }
+
+    #[test]
     fn float32_as_go() {
         assert_eq!(parse_f32(b"40"), Some(40.0));
         assert_eq!(parse_f32(b"2.5"), Some(2.5));
@@ -397,7 +433,7 @@ mod tests {
 
     #[test]
     fn float_to_u64_as_amd64() {
-        // Checked against Go 1.22 on amd64.
+        // As Go's conversion gives them on amd64.
         assert_eq!(go_u64_from_f64(5e9), 5_000_000_000);
         assert_eq!(go_u64_from_f64(1.9), 1);
         assert_eq!(go_u64_from_f64(-1.0), u64::MAX);
@@ -422,6 +458,13 @@ mod tests {
         fn unsigned_matches_std(n: u64) {
             prop_assert_eq!(parse_u64(n.to_string().as_bytes()), Some(n));
             prop_assert_eq!(parse_u64(format!("0{n:o}").as_bytes()), Some(n));
+        }
+
+        #[test]
+        fn valid_utf8_is_kept(s: String) {
+            let mut out = Vec::new();
+            push_valid_utf8(&mut out, s.as_bytes());
+            prop_assert_eq!(out, s.into_bytes());
         }
     }
 }
