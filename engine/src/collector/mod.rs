@@ -331,6 +331,7 @@ pub static REGISTRY: &[Spec] = &[
     bonding::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
+    dmi::SPEC,
     entropy::SPEC,
     fibrechannel::SPEC,
     filefd::SPEC,
@@ -355,6 +356,7 @@ pub mod bonding;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
+pub mod dmi;
 pub mod entropy;
 pub mod fibrechannel;
 pub mod filefd;
