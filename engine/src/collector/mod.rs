@@ -332,6 +332,7 @@ pub static REGISTRY: &[Spec] = &[
     cpu::SPEC,
     diskstats::SPEC,
     dmi::SPEC,
+    drm::SPEC,
     entropy::SPEC,
     fibrechannel::SPEC,
     filefd::SPEC,
@@ -357,6 +358,7 @@ pub mod cpu;
 mod device_filter;
 pub mod diskstats;
 pub mod dmi;
+pub mod drm;
 pub mod entropy;
 pub mod fibrechannel;
 pub mod filefd;
