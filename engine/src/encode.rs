@@ -475,9 +475,13 @@ impl Encoder {
     }
 }
 
+/// Labels kept on the stack while sorting: node_exporter's widest family, `node_dmi_info`,
+/// has 20. A sample with more (a textfile's) is sorted on the heap.
+const INLINE_LABELS: usize = 20;
+
 /// `labels` in name order: client_golang sorts a metric's label pairs by name.
-fn sorted<'a>(labels: &[Label<'a>]) -> SmallVec<[Label<'a>; 12]> {
-    let mut v: SmallVec<[Label<'a>; 12]> = SmallVec::from_slice(labels);
+fn sorted<'a>(labels: &[Label<'a>]) -> SmallVec<[Label<'a>; INLINE_LABELS]> {
+    let mut v: SmallVec<[Label<'a>; INLINE_LABELS]> = SmallVec::from_slice(labels);
     if !v.is_sorted_by(|a, b| a.0 <= b.0) {
         v.sort_unstable_by(|a, b| a.0.cmp(b.0));
     }

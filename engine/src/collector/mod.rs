@@ -335,26 +335,35 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
+    bonding::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
+    dmi::SPEC,
+    drm::SPEC,
     entropy::SPEC,
+    fibrechannel::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
+    infiniband::SPEC,
     ipvs::SPEC,
     lnstat::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     mountstats::SPEC,
+    netclass::SPEC,
     netdev::SPEC,
     netstat::SPEC,
     nfs::SPEC,
     nfsd::SPEC,
+    nvme::SPEC,
+    powersupplyclass::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
     sockstat::SPEC,
     softnet::SPEC,
     stat::SPEC,
+    tapestats::SPEC,
     textfile::SPEC,
     time::SPEC,
     udp_queues::SPEC,
@@ -363,27 +372,37 @@ pub static REGISTRY: &[Spec] = &[
     xfrm::SPEC,
 ];
 
+pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
+pub mod dmi;
+pub mod drm;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
+pub mod infiniband;
 pub mod ipvs;
 pub mod lnstat;
 pub mod loadavg;
 pub mod meminfo;
 pub mod mountstats;
+pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod nfs;
 pub mod nfsd;
+pub mod nvme;
+pub mod powersupplyclass;
 pub mod pressure;
 pub mod schedstat;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+mod sysattr;
+pub mod tapestats;
 pub mod textfile;
 pub mod time;
 pub mod udp_queues;
@@ -445,9 +464,14 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), all, "a flag or alias is declared twice");
+        // Upstream names powersupplyclass's flag after "powersupply".
+        let prefix_of = |name: &str| match name {
+            "powersupplyclass" => "powersupply".to_owned(),
+            name => name.to_owned(),
+        };
         for spec in REGISTRY {
             for flag in spec.flags {
-                let prefix = format!("collector.{}.", spec.name);
+                let prefix = format!("collector.{}.", prefix_of(spec.name));
                 assert!(flag.name.starts_with(&prefix), "{} outside its collector", flag.name);
             }
         }
