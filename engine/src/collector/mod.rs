@@ -352,6 +352,7 @@ pub mod filefd;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;
+mod nl;
 pub mod pressure;
 pub mod schedstat;
 pub mod stat;
