@@ -328,6 +328,7 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
+    arp::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
@@ -344,6 +345,7 @@ pub static REGISTRY: &[Spec] = &[
     vmstat::SPEC,
 ];
 
+pub mod arp;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
