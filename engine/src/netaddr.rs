@@ -79,12 +79,17 @@ fn write_ip6(out: &mut Vec<u8>, ip: &[u8]) {
 
 /// Appends `ip/len` as Go's `net.IPNet.String` writes a network built from `ip` and
 /// `net.CIDRMask(len, bits)`, with `bits` 32 when `ip` is IPv4 (as `IP.To4` decides) and 128
-/// otherwise. A prefix longer than `bits` makes Go's mask nil, which it writes as `/0`.
+/// otherwise. The address is written as given, not masked. Where Go's mask or address is
+/// unusable (a prefix longer than `bits`, an address neither 4 nor 16 bytes long) it writes
+/// `<nil>`, and so does this.
 pub fn write_cidr(out: &mut Vec<u8>, ip: &[u8], len: u8) {
-    write_ip(out, ip);
     let bits = if to4(ip).is_some() { 32 } else { 128 };
+    if u32::from(len) > bits || (bits == 128 && ip.len() != 16) {
+        out.extend_from_slice(b"<nil>");
+        return;
+    }
+    write_ip(out, ip);
     out.push(b'/');
-    let len = if u32::from(len) <= bits { len } else { 0 };
     out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
 }
 
@@ -227,9 +232,13 @@ mod tests {
         };
         assert_eq!(cidr(&[10, 0, 0, 0], 8), "10.0.0.0/8");
         assert_eq!(cidr(&v6("fd00::"), 64), "fd00::/64");
-        assert_eq!(cidr(&[10, 0, 0, 0], 33), "10.0.0.0/0");
-        assert_eq!(cidr(&v6("::ffff:0.0.0.0"), 96), "0.0.0.0/0");
-        assert_eq!(cidr(&[], 8), "<nil>/8");
+        assert_eq!(cidr(&[10, 0, 0, 1], 8), "10.0.0.1/8", "not masked");
+        assert_eq!(cidr(&v6("::ffff:10.0.0.0"), 8), "10.0.0.0/8");
+        assert_eq!(cidr(&[10, 0, 0, 0], 33), "<nil>");
+        assert_eq!(cidr(&v6("::ffff:0.0.0.0"), 96), "<nil>");
+        assert_eq!(cidr(&v6("fd00::"), 129), "<nil>");
+        assert_eq!(cidr(&[], 8), "<nil>");
+        assert_eq!(cidr(&[1, 2, 3], 8), "<nil>");
         let mut out = Vec::new();
         write_mac(&mut out, &[0xaa, 0xbb, 0x0c, 0xdd, 0xee, 0xff]);
         assert_eq!(out, b"aa:bb:0c:dd:ee:ff");

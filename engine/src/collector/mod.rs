@@ -336,6 +336,7 @@ pub static REGISTRY: &[Spec] = &[
     loadavg::SPEC,
     meminfo::SPEC,
     netdev::SPEC,
+    network_route::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
     stat::SPEC,
@@ -354,6 +355,7 @@ pub mod filefd;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;
+pub mod network_route;
 mod nl;
 pub mod pressure;
 pub mod schedstat;

@@ -367,20 +367,10 @@ pub fn scan_links(
 /// A link's 24 counters: `IFLA_STATS64`, or `IFLA_STATS` widened (without `rx_nohandler` in
 /// the 92-byte layout of kernels before 4.6), or `None` without either.
 fn link_stats(link: &Link<'_>) -> Result<Option<[u64; 24]>, netlink::Error> {
-    if link.odd_address {
-        return Err(netlink::Error::Malformed("link address of unexpected size"));
-    }
-    let stats32 = match link.stats {
-        Some(s) if s.len() == 92 || s.len() == 96 => Some(s),
-        Some(_) => return Err(netlink::Error::Malformed("IFLA_STATS of unexpected size")),
-        None => None,
-    };
+    link.check_sizes()?;
     let mut v = [0u64; 24];
-    match (link.stats64, stats32) {
+    match (link.stats64, link.stats) {
         (Some(s), _) => {
-            if ![184, 192, 200].contains(&s.len()) {
-                return Err(netlink::Error::Malformed("IFLA_STATS64 of unexpected size"));
-            }
             for (i, v) in v.iter_mut().enumerate() {
                 *v = netlink::ne_u64(s, i * 8).unwrap_or(0);
             }

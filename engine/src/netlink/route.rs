@@ -96,6 +96,26 @@ pub struct Link<'a> {
 }
 
 impl<'a> Link<'a> {
+    /// Refuses a link that the Go rtnetlink library upstream's netdev and network_route
+    /// collectors use refuses (failing its whole dump): an `IFLA_STATS64` of other than 184,
+    /// 192 or 200 bytes, an `IFLA_STATS` of other than 92 or 96, an `IFLA_ADDRESS` or
+    /// `IFLA_BROADCAST` outside 4 to 32.
+    ///
+    /// # Errors
+    /// `Malformed`, naming the attribute.
+    pub fn check_sizes(&self) -> Result<(), Error> {
+        if self.odd_address {
+            return Err(Error::Malformed("link address of unexpected size"));
+        }
+        if self.stats64.is_some_and(|s| ![184, 192, 200].contains(&s.len())) {
+            return Err(Error::Malformed("IFLA_STATS64 of unexpected size"));
+        }
+        if self.stats.is_some_and(|s| ![92, 96].contains(&s.len())) {
+            return Err(Error::Malformed("IFLA_STATS of unexpected size"));
+        }
+        Ok(())
+    }
+
     /// Reads a `RTM_NEWLINK` message.
     ///
     /// # Errors
@@ -140,17 +160,36 @@ impl LinkNames {
         LinkNames::default()
     }
 
-    /// Dumps the links over `sock` and rebuilds the table. Allocates only to grow its buffers.
+    /// Dumps the links over `sock` and rebuilds the table, as Go's `net.Interfaces` lists
+    /// them. Allocates only to grow its buffers.
     ///
     /// # Errors
     /// The dump's error, or a link message that does not parse.
     pub fn load(&mut self, sock: &mut Socket) -> Result<(), Error> {
+        self.load_with(sock, |_| Ok(()))
+    }
+
+    /// [`LinkNames::load`] refusing, as the Go rtnetlink library does, links that fail
+    /// [`Link::check_sizes`].
+    ///
+    /// # Errors
+    /// As [`LinkNames::load`], and `check_sizes`' error.
+    pub fn load_checked(&mut self, sock: &mut Socket) -> Result<(), Error> {
+        self.load_with(sock, |link| link.check_sizes())
+    }
+
+    fn load_with(
+        &mut self,
+        sock: &mut Socket,
+        check: impl Fn(&Link<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let msgs = sock.dump_all(RTM_GETLINK, &[0; IFINFOMSG_LEN], &mut self.reply)?;
         let LinkNames { names, table, .. } = self;
         names.clear();
         table.clear();
         for msg in msgs.filter(|m| m.ty == RTM_NEWLINK) {
             let link = Link::parse(&msg)?;
+            check(&link)?;
             push(names, table, link.index, link.name);
         }
         self.finish();
