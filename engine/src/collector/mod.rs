@@ -340,6 +340,7 @@ pub static REGISTRY: &[Spec] = &[
     pressure::SPEC,
     schedstat::SPEC,
     stat::SPEC,
+    tcpstat::SPEC,
     textfile::SPEC,
     time::SPEC,
     uname::SPEC,
@@ -360,6 +361,7 @@ mod nl;
 pub mod pressure;
 pub mod schedstat;
 pub mod stat;
+pub mod tcpstat;
 pub mod textfile;
 pub mod time;
 pub mod uname;
