@@ -338,6 +338,7 @@ pub static REGISTRY: &[Spec] = &[
     netdev::SPEC,
     network_route::SPEC,
     pressure::SPEC,
+    qdisc::SPEC,
     schedstat::SPEC,
     stat::SPEC,
     tcpstat::SPEC,
@@ -353,12 +354,14 @@ mod device_filter;
 pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
+mod gojson;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;
 pub mod network_route;
 mod nl;
 pub mod pressure;
+pub mod qdisc;
 pub mod schedstat;
 pub mod stat;
 pub mod tcpstat;

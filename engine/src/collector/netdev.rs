@@ -225,25 +225,9 @@ fn build(b: &Build<'_>) -> Result<Box<dyn Collector>, String> {
     }))
 }
 
-/// The device filter from the flags. Neither pattern has a default; giving both, or an old
-/// name together with its new one, is an error, as upstream. Old names are looked up under
-/// their own names, so this holds whether the command line files an alias's value under the
-/// alias or under the flag.
+/// The device filter from the flags; see [`DeviceFilter::from_flags`].
 fn filter(s: &Settings) -> Result<DeviceFilter, String> {
-    let pick = |new: &'static str, old: &'static str| -> Result<(&'static str, &str), String> {
-        match (s.str(new), s.str(old)) {
-            (value, "") => Ok((new, value)),
-            ("", value) => Ok((old, value)),
-            (a, b) if a == b => Ok((new, a)),
-            _ => Err(format!("--{old} and --{new} are mutually exclusive")),
-        }
-    };
-    let (include_flag, include) = pick(INCLUDE, INCLUDE_OLD)?;
-    let (exclude_flag, exclude) = pick(EXCLUDE, EXCLUDE_OLD)?;
-    if !include.is_empty() && !exclude.is_empty() {
-        return Err(format!("--{exclude_flag} and --{include_flag} are mutually exclusive"));
-    }
-    DeviceFilter::new(exclude_flag, exclude, include_flag, include)
+    DeviceFilter::from_flags(s, (INCLUDE, INCLUDE_OLD), (EXCLUDE, EXCLUDE_OLD))
 }
 
 #[derive(Debug)]
