@@ -3,7 +3,8 @@
 //!
 //! A `NETLINK_SOCK_DIAG` dump (sock_diag(7)): `SOCK_DIAG_BY_FAMILY` with a
 //! `struct inet_diag_req_v2` for TCP in states 1 to 11, answered with one `struct
-//! inet_diag_msg` per socket (include/uapi/linux/inet_diag.h). IPv4 always; IPv6 too when
+//! inet_diag_msg` per socket (include/uapi/linux/inet_diag.h), tallied as each datagram
+//! arrives, since a busy host's dump can run to megabytes. IPv4 always; IPv6 too when
 //! `/proc/net/tcp6` exists, as upstream decides. Sockets are counted by state, and their
 //! receive and send queues summed into the `rx_queued_bytes` and `tx_queued_bytes` series,
 //! which upstream keys as states 12 and 13.
@@ -13,7 +14,7 @@
 
 use super::{nl, Build, Collector, Error, Spec};
 use crate::encode::{Encoder, Kind};
-use crate::netlink::{self, Messages, Protocol, Socket};
+use crate::netlink::{self, Protocol, Socket};
 use crate::source;
 use std::ffi::CString;
 
@@ -84,6 +85,20 @@ impl Tally {
         self.values[key] += v;
         self.present[key] = true;
     }
+
+    /// Adds one `struct inet_diag_msg`.
+    ///
+    /// # Errors
+    /// A message shorter than the struct (upstream would read past it).
+    pub fn add_socket(&mut self, m: &[u8]) -> Result<(), netlink::Error> {
+        if m.len() < MSG_LEN {
+            return Err(netlink::Error::Malformed("inet_diag_msg cut short"));
+        }
+        self.add(TX_QUEUED, f64::from(netlink::ne_u32(m, WQUEUE).unwrap_or(0)));
+        self.add(RX_QUEUED, f64::from(netlink::ne_u32(m, RQUEUE).unwrap_or(0)));
+        self.add(usize::from(m[1]), 1.0);
+        Ok(())
+    }
 }
 
 impl Collector for Tcpstat {
@@ -93,17 +108,17 @@ impl Collector for Tcpstat {
             if family == AF_INET6 && !source::exists(&self.tcp6) {
                 continue;
             }
-            let msgs = self
-                .sock
-                .dump(
+            let tally = &mut self.tally;
+            self.sock
+                .dump_each(
                     SOCK_DIAG_BY_FAMILY,
                     |r| {
                         r.bytes(&request(family));
                     },
                     &mut self.reply,
+                    |msg| tally.add_socket(msg.payload),
                 )
                 .map_err(nl::error(DUMP))?;
-            tally(msgs, &mut self.tally).map_err(nl::error(DUMP))?;
         }
         emit(&self.tally, enc);
         Ok(())
@@ -118,23 +133,6 @@ fn request(family: u8) -> [u8; REQ_LEN] {
     req[1] = IPPROTO_TCP;
     req[4..8].copy_from_slice(&STATES.to_ne_bytes());
     req
-}
-
-/// Adds a dump's sockets to `t`. Pure; allocates nothing.
-///
-/// # Errors
-/// A message shorter than a `struct inet_diag_msg` (upstream would read past it).
-pub fn tally(msgs: Messages<'_>, t: &mut Tally) -> Result<(), netlink::Error> {
-    for msg in msgs {
-        let m = msg.payload;
-        if m.len() < MSG_LEN {
-            return Err(netlink::Error::Malformed("inet_diag_msg cut short"));
-        }
-        t.add(TX_QUEUED, f64::from(netlink::ne_u32(m, WQUEUE).unwrap_or(0)));
-        t.add(RX_QUEUED, f64::from(netlink::ne_u32(m, RQUEUE).unwrap_or(0)));
-        t.add(usize::from(m[1]), 1.0);
-    }
-    Ok(())
 }
 
 fn emit(t: &Tally, enc: &mut Encoder) {
@@ -170,6 +168,7 @@ mod tests {
     use crate::collector::testing::{build as build_spec, render, scrape};
     use crate::collector::Settings;
     use crate::netlink::testing::{done, message};
+    use crate::netlink::Messages;
     use crate::source::Paths;
 
     fn sock(out: &mut Vec<u8>, state: u8, rq: u32, wq: u32) {
@@ -190,7 +189,7 @@ mod tests {
         sock(&mut d, 6, 0, 0);
         done(&mut d, 1);
         let mut t = Tally::default();
-        tally(Messages::new(&d), &mut t).unwrap();
+        Messages::new(&d).try_for_each(|m| t.add_socket(m.payload)).unwrap();
         let text = render(|enc| emit(&t, enc));
         assert_eq!(
             text,
@@ -206,12 +205,12 @@ mod tests {
         let mut t = Tally::default();
         let mut d = Vec::new();
         done(&mut d, 1);
-        tally(Messages::new(&d), &mut t).unwrap();
+        Messages::new(&d).try_for_each(|m| t.add_socket(m.payload)).unwrap();
         assert_eq!(render(|enc| emit(&t, enc)), "");
         // A cut-short message is an error, never a read past it.
         let mut d = Vec::new();
         message(&mut d, SOCK_DIAG_BY_FAMILY, 1, &[1; MSG_LEN - 1]);
-        assert!(tally(Messages::new(&d), &mut t).is_err());
+        assert!(Messages::new(&d).try_for_each(|m| t.add_socket(m.payload)).is_err());
     }
 
     #[test]

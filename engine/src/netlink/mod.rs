@@ -18,7 +18,9 @@
 //!   cut short, then it is read into the reply buffer's spare capacity. The kernel sizes dump
 //!   datagrams by the reader's buffer (up to 32 KiB), so at least that much is offered.
 //! - The reply buffer holds a whole dump and keeps its capacity: it grows to the largest dump
-//!   seen and is refused past [`MAX_REPLY`].
+//!   seen and is refused past [`MAX_REPLY`]. [`Socket::dump_each`] instead hands messages over
+//!   datagram by datagram, for dumps that grow with load (a socket dump), so that its buffer
+//!   stays the size of one datagram.
 //! - After an I/O or framing error the socket is closed, so that no half-read reply can be
 //!   mistaken for the next request's; the next request opens a new one. A kernel error ends
 //!   its reply cleanly and keeps the socket.
@@ -187,20 +189,57 @@ impl Socket {
         out: &'o mut Vec<u8>,
     ) -> Result<Messages<'o>, Error> {
         out.clear();
-        let r = self.exchange(ty, flags, build, out);
-        if matches!(r, Err(Error::Io(_) | Error::Malformed(_))) {
-            self.fd = None;
-        }
-        r?;
+        let r = self.exchange(ty, flags, build, out, true, |_| Ok(()));
+        self.close_after(r)?;
         Ok(Messages { buf: out })
     }
 
+    /// Sends a dump request like [`Socket::dump`], but hands each data message of the reply
+    /// to `each` as its datagram arrives, so that `buf` holds one datagram at a time, not the
+    /// whole dump: for dumps that grow with the host's load (sockets), where a buffer sized
+    /// for the whole reply would keep growing.
+    ///
+    /// # Errors
+    /// As [`Socket::request`], and the first error `each` returns (the rest of the reply is
+    /// then dropped with the socket).
+    pub fn dump_each(
+        &mut self,
+        ty: u16,
+        build: impl FnOnce(&mut Request<'_>),
+        buf: &mut Vec<u8>,
+        mut each: impl FnMut(Message<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut stopped = false;
+        let r = self.exchange(ty, F_REQUEST | F_DUMP, build, buf, false, |dgram| {
+            let r = Messages::new(dgram).try_for_each(&mut each);
+            stopped = r.is_err();
+            r
+        });
+        if stopped {
+            self.fd = None;
+        }
+        self.close_after(r)
+    }
+
+    /// Closes the socket after an error that may leave replies unread or out of step.
+    fn close_after(&mut self, r: Result<(), Error>) -> Result<(), Error> {
+        if matches!(r, Err(Error::Io(_) | Error::Malformed(_))) {
+            self.fd = None;
+        }
+        r
+    }
+
+    /// Sends the request and reads its replies into `out`, datagram after datagram, calling
+    /// `each` with every datagram once its framing is checked. With `keep`, datagrams are
+    /// appended to `out`; without, each replaces the one before.
     fn exchange(
         &mut self,
         ty: u16,
         flags: u16,
         build: impl FnOnce(&mut Request<'_>),
         out: &mut Vec<u8>,
+        keep: bool,
+        mut each: impl FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
         if self.fd.is_none() {
             self.fd = Some(open(self.protocol).map_err(Error::Io)?);
@@ -225,6 +264,9 @@ impl Socket {
             return Err(Error::Io(Errno::MSGSIZE));
         }
         loop {
+            if !keep {
+                out.clear();
+            }
             let start = out.len();
             let (_, size) = retry(|| {
                 rustix::net::recv(fd, &mut [0u8; 0][..], RecvFlags::PEEK | RecvFlags::TRUNC)
@@ -241,7 +283,9 @@ impl Socket {
             if out.len() - start != got {
                 return Err(Error::Malformed("datagram larger than its peeked size"));
             }
-            if check_datagram(&out[start..], seq)? {
+            let complete = check_datagram(&out[start..], seq)?;
+            each(&out[start..])?;
+            if complete {
                 return Ok(());
             }
         }
@@ -704,6 +748,32 @@ mod tests {
         assert_eq!(attrs[0], Attr { ty: 3, data: &9u32.to_ne_bytes() });
         assert_eq!(attrs[1], Attr { ty: 4, data: b"nl80211\0" });
         assert_eq!(attrs[2], Attr { ty: 6, data: b"" });
+    }
+
+    #[test]
+    fn live_dump_whole_and_streamed() {
+        let mut sock = Socket::new(Protocol::Route);
+        let mut buf = Vec::new();
+        let ifinfomsg = [0u8; 16];
+        let whole = sock.dump_all(route::RTM_GETLINK, &ifinfomsg, &mut buf).unwrap().count();
+        assert!(whole >= 1, "every namespace has lo");
+        let mut streamed = 0;
+        let build = |r: &mut Request<'_>| {
+            r.bytes(&ifinfomsg);
+        };
+        let count = |_: Message<'_>| {
+            streamed += 1;
+            Ok(())
+        };
+        sock.dump_each(route::RTM_GETLINK, build, &mut buf, count).unwrap();
+        assert_eq!(streamed, whole);
+        assert!(sock.is_open());
+        // A callback that stops part-way leaves replies unread: the socket is dropped, and the
+        // next request opens a fresh one and works.
+        let r = sock.dump_each(route::RTM_GETLINK, build, &mut buf, |_| Err(Error::Malformed("x")));
+        assert_eq!(r, Err(Error::Malformed("x")));
+        assert!(!sock.is_open());
+        assert_eq!(sock.dump_all(route::RTM_GETLINK, &ifinfomsg, &mut buf).unwrap().count(), whole);
     }
 
     #[test]
