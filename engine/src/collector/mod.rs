@@ -346,6 +346,7 @@ pub static REGISTRY: &[Spec] = &[
     time::SPEC,
     uname::SPEC,
     vmstat::SPEC,
+    wifi::SPEC,
 ];
 
 pub mod arp;
@@ -369,6 +370,7 @@ pub mod textfile;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
+pub mod wifi;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
