@@ -12,6 +12,9 @@
 //!   with `getdents64`, per-device state, the fd budget, `--path.*`.
 //! - [`lex`], [`float`], [`quote`], [`glob`], [`tz`]: byte-level helpers with Go's semantics
 //!   (`strings.Fields`, `strconv`, `FormatFloat`, `%q`, `filepath.Match`, `time.Local`).
+//! - [`netlink`]: a kept netlink socket, dumps read into reused buffers, zero-copy attribute
+//!   iteration (rtnetlink, sock_diag, generic netlink); [`netaddr`] writes the addresses it
+//!   returns as Go's `net` package does.
 //! - [`collector`]: one module per node_exporter collector; [`collector::REGISTRY`] lists them
 //!   with their flags.
 //! - [`encode`]: the text exposition format 0.0.4 as client_golang writes it.
@@ -31,6 +34,8 @@ pub mod exporter;
 pub mod float;
 pub mod glob;
 pub mod lex;
+pub mod netaddr;
+pub mod netlink;
 pub mod process;
 pub mod quote;
 pub mod serve;

@@ -51,9 +51,11 @@ fn config(paths: Paths, settings: Settings, enabled: Vec<&'static str>) -> Confi
     }
 }
 
-/// Every collector.
+/// Every collector but tcpstat, whose series follow the host's TCP connections, which this
+/// test itself opens and closes: a state that appears for the first time adds a series, and the
+/// encoder grows for it. Its socket dump is read datagram by datagram into one kept buffer.
 fn all_collectors() -> Vec<&'static str> {
-    REGISTRY.iter().map(|s| s.name).collect()
+    REGISTRY.iter().map(|s| s.name).filter(|&n| n != "tcpstat").collect()
 }
 
 fn default_collectors() -> Vec<&'static str> {
@@ -179,6 +181,12 @@ fn fixture_config(root: &std::path::Path) -> Config {
     );
     settings.set("collector.cpu.info", "true");
     settings.set("collector.stat.softirq", "true");
+    // The netlink collectors as upstream's end-to-end run sets them: fixtures where there are
+    // some, and netdev on the live host's lo only, whose counters but two stay at 0.
+    settings.set("collector.netdev.device-include", "lo");
+    settings.set("collector.arp.netlink", "false");
+    settings.set("collector.qdisc.fixtures", root.join("qdisc").to_string_lossy().into_owned());
+    settings.set("collector.wifi.fixtures", root.join("wifi").to_string_lossy().into_owned());
     config(Paths::under(root), settings, all_collectors())
 }
 

@@ -1,7 +1,8 @@
-//! The device include/exclude filter that diskstats and netdev share, node_exporter's
-//! `device_filter.go`: a device is dropped when its name matches the exclude pattern or, given
-//! an include pattern, when it does not match that one.
+//! The device include/exclude filter that diskstats, netdev, arp and qdisc share,
+//! node_exporter's `device_filter.go`: a device is dropped when its name matches the exclude
+//! pattern or, given an include pattern, when it does not match that one.
 
+use super::Settings;
 use regex::bytes::Regex;
 
 /// A compiled `--collector.<name>.device-exclude` / `-include` pair. Patterns are unanchored,
@@ -29,6 +30,35 @@ impl DeviceFilter {
             exclude: compile(exclude_flag, exclude)?,
             include: compile(include_flag, include)?,
         })
+    }
+
+    /// The filter from a collector's include and exclude flags, each given as its name and
+    /// the deprecated name upstream still accepts for it. Neither pattern has a default;
+    /// giving both, or an old name together with its new one, is an error, as upstream. Old
+    /// names are looked up under their own names, so this holds whether the command line files
+    /// an alias's value under the alias or under the flag.
+    ///
+    /// # Errors
+    /// A message naming the conflicting flags, or the flag whose pattern does not compile.
+    pub fn from_flags(
+        s: &Settings,
+        (include_new, include_old): (&'static str, &'static str),
+        (exclude_new, exclude_old): (&'static str, &'static str),
+    ) -> Result<DeviceFilter, String> {
+        let pick = |new: &'static str, old: &'static str| -> Result<(&'static str, &str), String> {
+            match (s.str(new), s.str(old)) {
+                (value, "") => Ok((new, value)),
+                ("", value) => Ok((old, value)),
+                (a, b) if a == b => Ok((new, a)),
+                _ => Err(format!("--{old} and --{new} are mutually exclusive")),
+            }
+        };
+        let (include_flag, include) = pick(include_new, include_old)?;
+        let (exclude_flag, exclude) = pick(exclude_new, exclude_old)?;
+        if !include.is_empty() && !exclude.is_empty() {
+            return Err(format!("--{exclude_flag} and --{include_flag} are mutually exclusive"));
+        }
+        DeviceFilter::new(exclude_flag, exclude, include_flag, include)
     }
 
     /// Whether the device `name` is left out. Runs one or two regex matches; allocates nothing.

@@ -335,6 +335,7 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
+    arp::SPEC,
     bonding::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
@@ -354,24 +355,29 @@ pub static REGISTRY: &[Spec] = &[
     netclass::SPEC,
     netdev::SPEC,
     netstat::SPEC,
+    network_route::SPEC,
     nfs::SPEC,
     nfsd::SPEC,
     nvme::SPEC,
     powersupplyclass::SPEC,
     pressure::SPEC,
+    qdisc::SPEC,
     schedstat::SPEC,
     sockstat::SPEC,
     softnet::SPEC,
     stat::SPEC,
     tapestats::SPEC,
+    tcpstat::SPEC,
     textfile::SPEC,
     time::SPEC,
     udp_queues::SPEC,
     uname::SPEC,
     vmstat::SPEC,
+    wifi::SPEC,
     xfrm::SPEC,
 ];
 
+pub mod arp;
 pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
@@ -383,6 +389,7 @@ pub mod entropy;
 pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
+mod gojson;
 pub mod infiniband;
 pub mod ipvs;
 pub mod lnstat;
@@ -392,22 +399,27 @@ pub mod mountstats;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod network_route;
 pub mod nfs;
 pub mod nfsd;
+mod nl;
 pub mod nvme;
 pub mod powersupplyclass;
 pub mod pressure;
+pub mod qdisc;
 pub mod schedstat;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
 mod sysattr;
 pub mod tapestats;
+pub mod tcpstat;
 pub mod textfile;
 pub mod time;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod wifi;
 pub mod xfrm;
 
 /// The spec named `name`.
