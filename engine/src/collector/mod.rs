@@ -328,6 +328,7 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
+    buddyinfo::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
@@ -344,6 +345,7 @@ pub static REGISTRY: &[Spec] = &[
     vmstat::SPEC,
 ];
 
+pub mod buddyinfo;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
