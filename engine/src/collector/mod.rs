@@ -329,6 +329,7 @@ impl Shared {
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
     buddyinfo::SPEC,
+    cgroups::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
@@ -346,6 +347,7 @@ pub static REGISTRY: &[Spec] = &[
 ];
 
 pub mod buddyinfo;
+pub mod cgroups;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
