@@ -332,6 +332,7 @@ pub static REGISTRY: &[Spec] = &[
     cgroups::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
+    drbd::SPEC,
     entropy::SPEC,
     filefd::SPEC,
     loadavg::SPEC,
@@ -351,6 +352,7 @@ pub mod cgroups;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
+pub mod drbd;
 pub mod entropy;
 pub mod filefd;
 pub mod loadavg;
