@@ -335,6 +335,7 @@ pub static REGISTRY: &[Spec] = &[
     drbd::SPEC,
     entropy::SPEC,
     filefd::SPEC,
+    interrupts::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netdev::SPEC,
@@ -355,6 +356,7 @@ pub mod diskstats;
 pub mod drbd;
 pub mod entropy;
 pub mod filefd;
+pub mod interrupts;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;
