@@ -336,6 +336,7 @@ pub static REGISTRY: &[Spec] = &[
     entropy::SPEC,
     filefd::SPEC,
     interrupts::SPEC,
+    ksmd::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netdev::SPEC,
@@ -357,6 +358,7 @@ pub mod drbd;
 pub mod entropy;
 pub mod filefd;
 pub mod interrupts;
+pub mod ksmd;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;
