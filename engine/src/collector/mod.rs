@@ -338,6 +338,7 @@ pub static REGISTRY: &[Spec] = &[
     interrupts::SPEC,
     ksmd::SPEC,
     loadavg::SPEC,
+    mdadm::SPEC,
     meminfo::SPEC,
     netdev::SPEC,
     pressure::SPEC,
@@ -360,6 +361,7 @@ pub mod filefd;
 pub mod interrupts;
 pub mod ksmd;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netdev;
 pub mod pressure;
