@@ -340,6 +340,7 @@ pub static REGISTRY: &[Spec] = &[
     loadavg::SPEC,
     mdadm::SPEC,
     meminfo::SPEC,
+    meminfo_numa::SPEC,
     netdev::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
@@ -363,6 +364,7 @@ pub mod ksmd;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
+pub mod meminfo_numa;
 pub mod netdev;
 pub mod pressure;
 pub mod schedstat;
