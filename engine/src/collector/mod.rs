@@ -343,6 +343,7 @@ pub static REGISTRY: &[Spec] = &[
     meminfo_numa::SPEC,
     netdev::SPEC,
     pressure::SPEC,
+    processes::SPEC,
     schedstat::SPEC,
     stat::SPEC,
     textfile::SPEC,
@@ -367,6 +368,7 @@ pub mod meminfo;
 pub mod meminfo_numa;
 pub mod netdev;
 pub mod pressure;
+pub mod processes;
 pub mod schedstat;
 pub mod stat;
 pub mod textfile;
