@@ -345,6 +345,7 @@ pub static REGISTRY: &[Spec] = &[
     pressure::SPEC,
     processes::SPEC,
     schedstat::SPEC,
+    slabinfo::SPEC,
     stat::SPEC,
     textfile::SPEC,
     time::SPEC,
@@ -370,6 +371,7 @@ pub mod netdev;
 pub mod pressure;
 pub mod processes;
 pub mod schedstat;
+pub mod slabinfo;
 pub mod stat;
 pub mod textfile;
 pub mod time;
