@@ -346,6 +346,7 @@ pub static REGISTRY: &[Spec] = &[
     processes::SPEC,
     schedstat::SPEC,
     slabinfo::SPEC,
+    softirqs::SPEC,
     stat::SPEC,
     textfile::SPEC,
     time::SPEC,
@@ -372,6 +373,7 @@ pub mod pressure;
 pub mod processes;
 pub mod schedstat;
 pub mod slabinfo;
+pub mod softirqs;
 pub mod stat;
 pub mod textfile;
 pub mod time;
