@@ -348,6 +348,7 @@ pub static REGISTRY: &[Spec] = &[
     slabinfo::SPEC,
     softirqs::SPEC,
     stat::SPEC,
+    sysctl::SPEC,
     textfile::SPEC,
     time::SPEC,
     uname::SPEC,
@@ -375,6 +376,7 @@ pub mod schedstat;
 pub mod slabinfo;
 pub mod softirqs;
 pub mod stat;
+pub mod sysctl;
 pub mod textfile;
 pub mod time;
 pub mod uname;
