@@ -353,6 +353,7 @@ pub static REGISTRY: &[Spec] = &[
     time::SPEC,
     uname::SPEC,
     vmstat::SPEC,
+    zfs::SPEC,
 ];
 
 pub mod buddyinfo;
@@ -381,6 +382,7 @@ pub mod textfile;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
+pub mod zfs;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
