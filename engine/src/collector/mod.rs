@@ -354,6 +354,7 @@ pub static REGISTRY: &[Spec] = &[
     uname::SPEC,
     vmstat::SPEC,
     zfs::SPEC,
+    zoneinfo::SPEC,
 ];
 
 pub mod buddyinfo;
@@ -383,6 +384,7 @@ pub mod time;
 pub mod uname;
 pub mod vmstat;
 pub mod zfs;
+pub mod zoneinfo;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
