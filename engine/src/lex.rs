@@ -72,6 +72,44 @@ pub fn trim(src: &[u8]) -> &[u8] {
     &src[start..end]
 }
 
+/// The length of the whitespace character `s` starts with, as Go's `unicode.IsSpace` knows
+/// them in UTF-8 (ASCII `\t`..`\r` and space, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028,
+/// U+2029, U+202F, U+205F, U+3000), or 0. Go's `fmt` scanners and `bytes.TrimSpace` use this set.
+pub fn unicode_space_len(s: &[u8]) -> usize {
+    match s {
+        [b'\t'..=b'\r' | b' ', ..] => 1,
+        [0xc2, 0x85 | 0xa0, ..] => 2,
+        [0xe1, 0x9a, 0x80, ..]
+        | [0xe2, 0x80, 0x80..=0x8a | 0xa8 | 0xa9 | 0xaf, ..]
+        | [0xe2, 0x81, 0x9f, ..]
+        | [0xe3, 0x80, 0x80, ..] => 3,
+        _ => 0,
+    }
+}
+
+/// `src` without leading and trailing whitespace, Unicode's included, as Go's
+/// `bytes.TrimSpace` (see [`unicode_space_len`]). For text a person writes (os-release);
+/// kernel files need only [`trim`].
+pub fn trim_unicode(mut src: &[u8]) -> &[u8] {
+    loop {
+        match unicode_space_len(src) {
+            0 => break,
+            n => src = &src[n..],
+        }
+    }
+    'back: loop {
+        // The last character is at most three bytes long and starts at one of these.
+        for n in 1..=3.min(src.len()) {
+            let tail = &src[src.len() - n..];
+            if unicode_space_len(tail) == n {
+                src = &src[..src.len() - n];
+                continue 'back;
+            }
+        }
+        return src;
+    }
+}
+
 /// Parses a decimal `u64` as `strconv.ParseUint(s, 10, 64)`: digits only, no sign, no
 /// overflow. Returns `None` otherwise.
 #[inline]
@@ -309,6 +347,17 @@ mod tests {
         assert_eq!(parse_f64(b"-1e400"), None);
         assert_eq!(parse_f64(b"1e-400"), Some(0.0));
         assert_eq!(parse_f64(b"-infinity"), Some(f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn unicode_trim() {
+        assert_eq!(trim_unicode(" \u{a0}x y\u{3000}\t\u{85}".as_bytes()), b"x y");
+        assert_eq!(trim_unicode("\u{2000}\u{200a}".as_bytes()), b"");
+        // Not spaces: U+200B, and a lone continuation byte.
+        assert_eq!(trim_unicode("\u{200b}x\u{200b}".as_bytes()), "\u{200b}x\u{200b}".as_bytes());
+        assert_eq!(trim_unicode(b"\xa0x\xa0"), b"\xa0x\xa0");
+        assert_eq!(unicode_space_len(b"\x0bx"), 1);
+        assert_eq!(unicode_space_len(b"\xe2\x80\x8b"), 0);
     }
 
     #[test]

@@ -342,6 +342,7 @@ pub static REGISTRY: &[Spec] = &[
     meminfo::SPEC,
     meminfo_numa::SPEC,
     netdev::SPEC,
+    os::SPEC,
     pressure::SPEC,
     processes::SPEC,
     schedstat::SPEC,
@@ -372,6 +373,7 @@ pub mod mdadm;
 pub mod meminfo;
 pub mod meminfo_numa;
 pub mod netdev;
+pub mod os;
 pub mod pressure;
 pub mod processes;
 pub mod schedstat;

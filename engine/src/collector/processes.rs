@@ -319,7 +319,7 @@ struct GoScan<'a> {
 impl<'a> GoScan<'a> {
     fn skip_space(&mut self) {
         loop {
-            let n = space_len(self.rest);
+            let n = lex::unicode_space_len(self.rest);
             if n == 0 {
                 return;
             }
@@ -334,7 +334,7 @@ impl<'a> GoScan<'a> {
             return None;
         }
         let mut end = 0;
-        while end < self.rest.len() && space_len(&self.rest[end..]) == 0 {
+        while end < self.rest.len() && lex::unicode_space_len(&self.rest[end..]) == 0 {
             end += 1;
         }
         let (word, rest) = self.rest.split_at(end);
@@ -387,21 +387,6 @@ impl<'a> GoScan<'a> {
         } else {
             lex::parse_u64_base0(token).map(|v| v as i64)
         }
-    }
-}
-
-/// The length of the Unicode space at the start of `s`, as Go's `fmt` scanner knows them
-/// (ASCII `\t`..`\r` and space, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F,
-/// U+205F, U+3000), or 0.
-fn space_len(s: &[u8]) -> usize {
-    match s {
-        [b'\t'..=b'\r' | b' ', ..] => 1,
-        [0xc2, 0x85 | 0xa0, ..] => 2,
-        [0xe1, 0x9a, 0x80, ..]
-        | [0xe2, 0x80, 0x80..=0x8a | 0xa8 | 0xa9 | 0xaf, ..]
-        | [0xe2, 0x81, 0x9f, ..]
-        | [0xe3, 0x80, 0x80, ..] => 3,
-        _ => 0,
     }
 }
 
