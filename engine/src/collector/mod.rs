@@ -346,6 +346,7 @@ pub static REGISTRY: &[Spec] = &[
     pressure::SPEC,
     processes::SPEC,
     schedstat::SPEC,
+    selinux::SPEC,
     slabinfo::SPEC,
     softirqs::SPEC,
     stat::SPEC,
@@ -377,6 +378,7 @@ pub mod os;
 pub mod pressure;
 pub mod processes;
 pub mod schedstat;
+pub mod selinux;
 pub mod slabinfo;
 pub mod softirqs;
 pub mod stat;
