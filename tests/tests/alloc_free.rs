@@ -182,6 +182,11 @@ fn fixture_config(root: &std::path::Path) -> Config {
     );
     settings.set("collector.cpu.info", "true");
     settings.set("collector.stat.softirq", "true");
+    // sysctl reports nothing unless asked: upstream's end-to-end selection.
+    for v in ["kernel.threads-max", "fs.file-nr", "fs.file-nr:total,current,max"] {
+        settings.push("collector.sysctl.include", v);
+    }
+    settings.push("collector.sysctl.include-info", "kernel.seccomp.actions_avail");
     config(Paths::under(root), settings, all_collectors())
 }
 
