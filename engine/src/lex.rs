@@ -78,6 +78,44 @@ pub fn trim(src: &[u8]) -> &[u8] {
     &src[start..end]
 }
 
+/// The length of the whitespace character `s` starts with, as Go's `unicode.IsSpace` knows
+/// them in UTF-8 (ASCII `\t`..`\r` and space, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028,
+/// U+2029, U+202F, U+205F, U+3000), or 0. Go's `fmt` scanners and `bytes.TrimSpace` use this set.
+pub fn unicode_space_len(s: &[u8]) -> usize {
+    match s {
+        [b'\t'..=b'\r' | b' ', ..] => 1,
+        [0xc2, 0x85 | 0xa0, ..] => 2,
+        [0xe1, 0x9a, 0x80, ..]
+        | [0xe2, 0x80, 0x80..=0x8a | 0xa8 | 0xa9 | 0xaf, ..]
+        | [0xe2, 0x81, 0x9f, ..]
+        | [0xe3, 0x80, 0x80, ..] => 3,
+        _ => 0,
+    }
+}
+
+/// `src` without leading and trailing whitespace, Unicode's included, as Go's
+/// `bytes.TrimSpace` (see [`unicode_space_len`]). For text a person writes (os-release);
+/// kernel files need only [`trim`].
+pub fn trim_unicode(mut src: &[u8]) -> &[u8] {
+    loop {
+        match unicode_space_len(src) {
+            0 => break,
+            n => src = &src[n..],
+        }
+    }
+    'back: loop {
+        // The last character is at most three bytes long and starts at one of these.
+        for n in 1..=3.min(src.len()) {
+            let tail = &src[src.len() - n..];
+            if unicode_space_len(tail) == n {
+                src = &src[..src.len() - n];
+                continue 'back;
+            }
+        }
+        return src;
+    }
+}
+
 /// Parses a decimal `u64` as `strconv.ParseUint(s, 10, 64)`: digits only, no sign, no
 /// overflow. Returns `None` otherwise.
 #[inline]
@@ -393,6 +431,93 @@ pub fn float_token_len(s: &[u8]) -> usize {
     i
 }
 
+/// Parses an unsigned integer as `strconv.ParseUint(s, 0, 64)`: a `0b`, `0o` or `0x` prefix
+/// (any case, and only with a digit after it) picks base 2, 8 or 16, a bare leading `0` base 8,
+/// anything else base 10; `_` may separate digits. Returns `None` on a syntax or range error.
+pub fn parse_u64_base0(s: &[u8]) -> Option<u64> {
+    let (base, digits): (u64, &[u8]) = match s {
+        [] => return None,
+        [b'0', p, _, ..] if p | 0x20 == b'b' => (2, &s[2..]),
+        [b'0', p, _, ..] if p | 0x20 == b'o' => (8, &s[2..]),
+        [b'0', p, _, ..] if p | 0x20 == b'x' => (16, &s[2..]),
+        // Go takes the `0` as the prefix: `0` alone is an empty octal number, and valid.
+        [b'0', ..] => (8, &s[1..]),
+        _ => (10, s),
+    };
+    let mut n: u64 = 0;
+    let mut underscores = false;
+    for &c in digits {
+        let d = match c {
+            b'_' => {
+                underscores = true;
+                continue;
+            }
+            b'0'..=b'9' => c - b'0',
+            _ if (c | 0x20).is_ascii_lowercase() => (c | 0x20) - b'a' + 10,
+            _ => return None,
+        };
+        if u64::from(d) >= base {
+            return None;
+        }
+        n = n.checked_mul(base)?.checked_add(u64::from(d))?;
+    }
+    match underscores && !underscores_ok(s) {
+        true => None,
+        false => Some(n),
+    }
+}
+
+/// Parses a signed integer as `strconv.ParseInt(s, 0, 64)`: an optional sign, then what
+/// [`parse_u64_base0`] accepts, within `i64`.
+pub fn parse_i64_base0(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let n = parse_u64_base0(digits)?;
+    if neg {
+        0i64.checked_sub_unsigned(n)
+    } else {
+        i64::try_from(n).ok()
+    }
+}
+
+/// Go's `underscoreOK`: underscores only between digits, or between a base prefix and a digit.
+fn underscores_ok(s: &[u8]) -> bool {
+    let s = match s.first() {
+        Some(b'-' | b'+') => &s[1..],
+        _ => s,
+    };
+    // What came last: b'^' the start, b'0' a digit or prefix, b'_' an underscore, b'!' other.
+    let mut saw = b'^';
+    let mut rest = s;
+    let mut hex = false;
+    if let [b'0', p, tail @ ..] = s {
+        if matches!(p | 0x20, b'b' | b'o' | b'x') {
+            saw = b'0';
+            hex = p | 0x20 == b'x';
+            rest = tail;
+        }
+    }
+    for &c in rest {
+        if c.is_ascii_digit() || (hex && matches!(c | 0x20, b'a'..=b'f')) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+    }
+    saw != b'_'
+}
+
 /// Whether every byte of `s` may appear in a metric name after its first character
 /// (`[a-zA-Z0-9_:]`, the scheme client_golang v1.19 validates names with).
 pub fn is_name_tail(s: &[u8]) -> bool {
@@ -443,6 +568,54 @@ mod tests {
         assert_eq!(parse_f64(b"-1e400"), None);
         assert_eq!(parse_f64(b"1e-400"), Some(0.0));
         assert_eq!(parse_f64(b"-infinity"), Some(f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn unicode_trim() {
+        assert_eq!(trim_unicode(" \u{a0}x y\u{3000}\t\u{85}".as_bytes()), b"x y");
+        assert_eq!(trim_unicode("\u{2000}\u{200a}".as_bytes()), b"");
+        // Not spaces: U+200B, and a lone continuation byte.
+        assert_eq!(trim_unicode("\u{200b}x\u{200b}".as_bytes()), "\u{200b}x\u{200b}".as_bytes());
+        assert_eq!(trim_unicode(b"\xa0x\xa0"), b"\xa0x\xa0");
+        assert_eq!(unicode_space_len(b"\x0bx"), 1);
+        assert_eq!(unicode_space_len(b"\xe2\x80\x8b"), 0);
+    }
+
+    #[test]
+    fn base0_integers_as_go_parses_them() {
+        // Expected values from Go's strconv.ParseInt(s, 0, 64); None where it errs.
+        let cases: [(&[u8], Option<i64>); 24] = [
+            (b"0", Some(0)),
+            (b"-0", Some(0)),
+            (b"010", Some(8)),
+            (b"08", None),
+            (b"0x1F", Some(31)),
+            (b"0X1f", Some(31)),
+            (b"0x", None),
+            (b"0b101", Some(5)),
+            (b"0o17", Some(15)),
+            (b"0o", None),
+            (b"1_000", Some(1000)),
+            (b"0x_1", Some(1)),
+            (b"0_7", Some(7)),
+            (b"_1", None),
+            (b"1_", None),
+            (b"1__0", None),
+            (b"+12", Some(12)),
+            (b"-0x10", Some(-16)),
+            (b"9223372036854775807", Some(i64::MAX)),
+            (b"-9223372036854775808", Some(i64::MIN)),
+            (b"9223372036854775808", None),
+            (b"12a", None),
+            (b"", None),
+            (b"+", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_i64_base0(s), want, "{:?}", String::from_utf8_lossy(s));
+        }
+        assert_eq!(parse_u64_base0(b"0xffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(parse_u64_base0(b"18446744073709551616"), None);
+        assert_eq!(parse_u64_base0(b"-1"), None);
     }
 
     #[test]

@@ -187,6 +187,11 @@ fn fixture_config(root: &std::path::Path) -> Config {
     settings.set("collector.arp.netlink", "false");
     settings.set("collector.qdisc.fixtures", root.join("qdisc").to_string_lossy().into_owned());
     settings.set("collector.wifi.fixtures", root.join("wifi").to_string_lossy().into_owned());
+    // sysctl reports nothing unless asked: upstream's end-to-end selection.
+    for v in ["kernel.threads-max", "fs.file-nr", "fs.file-nr:total,current,max"] {
+        settings.push("collector.sysctl.include", v);
+    }
+    settings.push("collector.sysctl.include-info", "kernel.seccomp.actions_avail");
     config(Paths::under(root), settings, all_collectors())
 }
 

@@ -337,20 +337,27 @@ impl Shared {
 pub static REGISTRY: &[Spec] = &[
     arp::SPEC,
     bonding::SPEC,
+    buddyinfo::SPEC,
+    cgroups::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
     dmi::SPEC,
+    drbd::SPEC,
     drm::SPEC,
     entropy::SPEC,
     fibrechannel::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
     infiniband::SPEC,
+    interrupts::SPEC,
     ipvs::SPEC,
+    ksmd::SPEC,
     lnstat::SPEC,
     loadavg::SPEC,
+    mdadm::SPEC,
     meminfo::SPEC,
+    meminfo_numa::SPEC,
     mountstats::SPEC,
     netclass::SPEC,
     netdev::SPEC,
@@ -359,13 +366,19 @@ pub static REGISTRY: &[Spec] = &[
     nfs::SPEC,
     nfsd::SPEC,
     nvme::SPEC,
+    os::SPEC,
     powersupplyclass::SPEC,
     pressure::SPEC,
+    processes::SPEC,
     qdisc::SPEC,
     schedstat::SPEC,
+    selinux::SPEC,
+    slabinfo::SPEC,
     sockstat::SPEC,
+    softirqs::SPEC,
     softnet::SPEC,
     stat::SPEC,
+    sysctl::SPEC,
     tapestats::SPEC,
     tcpstat::SPEC,
     textfile::SPEC,
@@ -375,15 +388,20 @@ pub static REGISTRY: &[Spec] = &[
     vmstat::SPEC,
     wifi::SPEC,
     xfrm::SPEC,
+    zfs::SPEC,
+    zoneinfo::SPEC,
 ];
 
 pub mod arp;
 pub mod bonding;
+pub mod buddyinfo;
+pub mod cgroups;
 pub mod conntrack;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
 pub mod dmi;
+pub mod drbd;
 pub mod drm;
 pub mod entropy;
 pub mod fibrechannel;
@@ -391,10 +409,14 @@ pub mod filefd;
 pub mod filesystem;
 mod gojson;
 pub mod infiniband;
+pub mod interrupts;
 pub mod ipvs;
+pub mod ksmd;
 pub mod lnstat;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
+pub mod meminfo_numa;
 pub mod mountstats;
 pub mod netclass;
 pub mod netdev;
@@ -404,14 +426,20 @@ pub mod nfs;
 pub mod nfsd;
 mod nl;
 pub mod nvme;
+pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
+pub mod processes;
 pub mod qdisc;
 pub mod schedstat;
+pub mod selinux;
+pub mod slabinfo;
 pub mod sockstat;
+pub mod softirqs;
 pub mod softnet;
 pub mod stat;
 mod sysattr;
+pub mod sysctl;
 pub mod tapestats;
 pub mod tcpstat;
 pub mod textfile;
@@ -421,6 +449,8 @@ pub mod uname;
 pub mod vmstat;
 pub mod wifi;
 pub mod xfrm;
+pub mod zfs;
+pub mod zoneinfo;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
