@@ -431,93 +431,6 @@ pub fn float_token_len(s: &[u8]) -> usize {
     i
 }
 
-/// Parses an unsigned integer as `strconv.ParseUint(s, 0, 64)`: a `0b`, `0o` or `0x` prefix
-/// (any case, and only with a digit after it) picks base 2, 8 or 16, a bare leading `0` base 8,
-/// anything else base 10; `_` may separate digits. Returns `None` on a syntax or range error.
-pub fn parse_u64_base0(s: &[u8]) -> Option<u64> {
-    let (base, digits): (u64, &[u8]) = match s {
-        [] => return None,
-        [b'0', p, _, ..] if p | 0x20 == b'b' => (2, &s[2..]),
-        [b'0', p, _, ..] if p | 0x20 == b'o' => (8, &s[2..]),
-        [b'0', p, _, ..] if p | 0x20 == b'x' => (16, &s[2..]),
-        // Go takes the `0` as the prefix: `0` alone is an empty octal number, and valid.
-        [b'0', ..] => (8, &s[1..]),
-        _ => (10, s),
-    };
-    let mut n: u64 = 0;
-    let mut underscores = false;
-    for &c in digits {
-        let d = match c {
-            b'_' => {
-                underscores = true;
-                continue;
-            }
-            b'0'..=b'9' => c - b'0',
-            _ if (c | 0x20).is_ascii_lowercase() => (c | 0x20) - b'a' + 10,
-            _ => return None,
-        };
-        if u64::from(d) >= base {
-            return None;
-        }
-        n = n.checked_mul(base)?.checked_add(u64::from(d))?;
-    }
-    match underscores && !underscores_ok(s) {
-        true => None,
-        false => Some(n),
-    }
-}
-
-/// Parses a signed integer as `strconv.ParseInt(s, 0, 64)`: an optional sign, then what
-/// [`parse_u64_base0`] accepts, within `i64`.
-pub fn parse_i64_base0(s: &[u8]) -> Option<i64> {
-    let (neg, digits) = match s.first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let n = parse_u64_base0(digits)?;
-    if neg {
-        0i64.checked_sub_unsigned(n)
-    } else {
-        i64::try_from(n).ok()
-    }
-}
-
-/// Go's `underscoreOK`: underscores only between digits, or between a base prefix and a digit.
-fn underscores_ok(s: &[u8]) -> bool {
-    let s = match s.first() {
-        Some(b'-' | b'+') => &s[1..],
-        _ => s,
-    };
-    // What came last: b'^' the start, b'0' a digit or prefix, b'_' an underscore, b'!' other.
-    let mut saw = b'^';
-    let mut rest = s;
-    let mut hex = false;
-    if let [b'0', p, tail @ ..] = s {
-        if matches!(p | 0x20, b'b' | b'o' | b'x') {
-            saw = b'0';
-            hex = p | 0x20 == b'x';
-            rest = tail;
-        }
-    }
-    for &c in rest {
-        if c.is_ascii_digit() || (hex && matches!(c | 0x20, b'a'..=b'f')) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-    }
-    saw != b'_'
-}
-
 /// Whether every byte of `s` may appear in a metric name after its first character
 /// (`[a-zA-Z0-9_:]`, the scheme client_golang v1.19 validates names with).
 pub fn is_name_tail(s: &[u8]) -> bool {
@@ -611,11 +524,11 @@ mod tests {
             (b"+", None),
         ];
         for (s, want) in cases {
-            assert_eq!(parse_i64_base0(s), want, "{:?}", String::from_utf8_lossy(s));
+            assert_eq!(parse_int(s, 0, 64), want, "{:?}", String::from_utf8_lossy(s));
         }
-        assert_eq!(parse_u64_base0(b"0xffffffffffffffff"), Some(u64::MAX));
-        assert_eq!(parse_u64_base0(b"18446744073709551616"), None);
-        assert_eq!(parse_u64_base0(b"-1"), None);
+        assert_eq!(parse_uint(b"0xffffffffffffffff", 0, 64), Some(u64::MAX));
+        assert_eq!(parse_uint(b"18446744073709551616", 0, 64), None);
+        assert_eq!(parse_uint(b"-1", 0, 64), None);
     }
 
     #[test]

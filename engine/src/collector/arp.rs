@@ -170,50 +170,12 @@ pub fn scan(src: &[u8], mut add: impl FnMut(&[u8])) -> Result<(), ParseError> {
         if !netaddr::is_mac(cols[3]) {
             return Err(ParseError::at(n + 1, "invalid hardware address"));
         }
-        if parse_uint_base0(cols[2]).is_none_or(|f| f > u64::from(u8::MAX)) {
+        if lex::parse_uint(cols[2], 0, 64).is_none_or(|f| f > u64::from(u8::MAX)) {
             return Err(ParseError::at(n + 1, "flags are not an 8-bit number"));
         }
         add(cols[5]);
     }
     Ok(())
-}
-
-/// Go's `strconv.ParseUint(s, 0, 64)`: decimal, or `0x`/`0o`/`0b`/`0` prefixed, with `_`
-/// allowed between digits once a prefix is given.
-fn parse_uint_base0(s: &[u8]) -> Option<u64> {
-    let lower = |c: u8| c | 0x20;
-    let (base, digits): (u64, &[u8]) = match s {
-        [b'0', p, rest @ ..] if !rest.is_empty() && lower(*p) == b'x' => (16, rest),
-        [b'0', p, rest @ ..] if !rest.is_empty() && lower(*p) == b'o' => (8, rest),
-        [b'0', p, rest @ ..] if !rest.is_empty() && lower(*p) == b'b' => (2, rest),
-        [b'0', rest @ ..] => (8, rest),
-        [] => return None,
-        _ => (10, s),
-    };
-    let prefixed = base != 10;
-    let mut n: u64 = 0;
-    // The last character class seen: prefix or digit, underscore, or start.
-    let (mut after_digit, mut after_underscore) = (prefixed, false);
-    for &c in digits {
-        if c == b'_' && prefixed {
-            if !after_digit {
-                return None;
-            }
-            (after_digit, after_underscore) = (false, true);
-            continue;
-        }
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'z' | b'A'..=b'Z' => lower(c) - b'a' + 10,
-            _ => return None,
-        };
-        if u64::from(d) >= base {
-            return None;
-        }
-        n = n.checked_mul(base)?.checked_add(u64::from(d))?;
-        (after_digit, after_underscore) = (true, false);
-    }
-    (!after_underscore).then_some(n)
 }
 
 /// Collects into `indexes` (cleared first, then sorted) the interface index of each IPv4
@@ -292,31 +254,6 @@ mod tests {
         ] {
             let err = counts(&format!("{HEADER}{bad}\n")).unwrap_err();
             assert_eq!(err.line, line, "{bad}");
-        }
-    }
-
-    #[test]
-    fn go_base_prefixes() {
-        for (s, want) in [
-            ("0", Some(0)),
-            ("10", Some(10)),
-            ("010", Some(8)),
-            ("0x1f", Some(31)),
-            ("0X1F", Some(31)),
-            ("0b101", Some(5)),
-            ("0o17", Some(15)),
-            ("0x_1_f", Some(31)),
-            ("0_7", Some(7)),
-            ("1_0", None),
-            ("0x", None),
-            ("0x1_", None),
-            ("0x1__f", None),
-            ("08", None),
-            ("+1", None),
-            ("", None),
-            ("18446744073709551616", None),
-        ] {
-            assert_eq!(parse_uint_base0(s.as_bytes()), want, "{s:?}");
         }
     }
 

@@ -383,9 +383,9 @@ impl<'a> GoScan<'a> {
         let (token, rest) = s.split_at(n);
         self.rest = rest;
         if signed {
-            lex::parse_i64_base0(token)
+            lex::parse_int(token, 0, 64)
         } else {
-            lex::parse_u64_base0(token).map(|v| v as i64)
+            lex::parse_uint(token, 0, 64).map(|v| v as i64)
         }
     }
 }

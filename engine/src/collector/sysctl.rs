@@ -184,10 +184,10 @@ fn report(entry: &Entry, src: &[u8], enc: &mut Encoder) -> Result<(), ParseError
     match &entry.kind {
         EntryKind::Numeric | EntryKind::Fields(_) => {
             // Every value must parse before any count is looked at, as in procfs.
-            if words.clone().any(|w| lex::parse_i64_base0(w).is_none()) {
+            if words.clone().any(|w| lex::parse_int(w, 0, 64).is_none()) {
                 return Err(err("value is not an integer"));
             }
-            let mut values = words.map(|w| lex::parse_i64_base0(w).unwrap_or_default() as f64);
+            let mut values = words.map(|w| lex::parse_int(w, 0, 64).unwrap_or_default() as f64);
             match (&entry.kind, count) {
                 (_, 0) => return Err(err("sysctl has no values")),
                 (EntryKind::Fields(_), 1) => {

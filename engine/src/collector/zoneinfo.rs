@@ -166,7 +166,7 @@ fn scan_block(block: &[u8], enc: &mut Encoder, fams: &[FamilyId; 34], scratch: &
         if key == b"protection:" {
             parse_protection(line, scratch);
         } else if let Some(i) = FIELDS.iter().position(|f| f.0.as_bytes() == key) {
-            values[i] = lex::parse_i64_base0(value);
+            values[i] = lex::parse_int(value, 0, 64);
         }
     }
     let labels = [("node", node), ("zone", zone)];
