@@ -339,6 +339,7 @@ pub static REGISTRY: &[Spec] = &[
     schedstat::SPEC,
     stat::SPEC,
     textfile::SPEC,
+    thermal_zone::SPEC,
     time::SPEC,
     uname::SPEC,
     vmstat::SPEC,
@@ -355,7 +356,9 @@ pub mod netdev;
 pub mod pressure;
 pub mod schedstat;
 pub mod stat;
+mod sysfs;
 pub mod textfile;
+pub mod thermal_zone;
 pub mod time;
 pub mod uname;
 pub mod vmstat;

@@ -1,0 +1,197 @@
+//! What the collectors reading sysfs share: procfs' way of reading an attribute, upstream's
+//! start-up and label checks, and the Go string functions upstream applies to what it reads, on
+//! bytes and without allocating.
+//!
+//! Go decodes UTF-8 as it goes: to `strings.TrimSpace`, `strings.Fields` and `strings.ToLower`
+//! an invalid byte is one rune (U+FFFD) of width 1, and never white space. The helpers here
+//! decode the same way, so a file holding stray bytes splits and trims as it does upstream.
+
+use super::{Error, ParseError};
+use crate::glob::decode_rune;
+use crate::source::File;
+use rustix::io::Errno;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// How much procfs' `util.SysReadFile` (and hwmon's own copy of it) reads: one `read(2)` into a
+/// 128-byte buffer.
+const SHORT_READ: usize = 128;
+
+/// Reads a sysfs attribute as `SysReadFile` does: one read, of which the first 128 bytes count.
+/// sysfs hands out an attribute whole from offset 0, so reading a page and cutting it is the
+/// same as reading 128 bytes.
+///
+/// # Errors
+/// The `openat` or `pread` error.
+pub fn read_short<'b>(file: &mut File, buf: &'b mut Vec<u8>) -> Result<&'b [u8], Errno> {
+    let src = file.read_attr(buf)?;
+    Ok(&src[..src.len().min(SHORT_READ)])
+}
+
+/// Whether `name` matches the glob `<prefix>[0-9]*`.
+pub fn is_numbered(name: &[u8], prefix: &[u8]) -> bool {
+    name.strip_prefix(prefix).is_some_and(|rest| rest.first().is_some_and(u8::is_ascii_digit))
+}
+
+/// `bytes` as a path.
+pub fn path(bytes: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(bytes))
+}
+
+/// Upstream's start-up check of a mount point (procfs' `fs.NewFS`): it must be a directory.
+///
+/// # Errors
+/// A message naming the mount point, as the collector's build error.
+pub fn check_mount(what: &str, dir: &Path) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(format!("failed to open {what}: mount point {dir:?} is not a directory")),
+        Err(e) => Err(format!("failed to open {what}: could not read {dir:?}: {e}")),
+    }
+}
+
+/// `v` if client_golang accepts it as a label value (valid UTF-8). Upstream's
+/// `MustNewConstMetric` panics on any other value, taking the whole exporter down; here the
+/// collector fails instead, with `path` naming the file or directory the value came from.
+///
+/// # Errors
+/// `Error::Parse` when `v` is not UTF-8.
+pub fn label<'a>(path: &'static str, v: &'a [u8]) -> Result<&'a [u8], Error> {
+    match std::str::from_utf8(v) {
+        Ok(_) => Ok(v),
+        Err(_) => Err(Error::Parse { path, err: not_utf8() }),
+    }
+}
+
+#[cold]
+fn not_utf8() -> ParseError {
+    ParseError { line: 0, what: "label value is not valid UTF-8" }
+}
+
+/// Width of the rune `s` starts with if it is white space to Go's `unicode.IsSpace` (the
+/// Unicode White_Space property, as `char::is_whitespace`); 0 otherwise or if `s` is empty.
+fn space_at(s: &[u8]) -> usize {
+    if s.is_empty() {
+        return 0;
+    }
+    let (r, n) = decode_rune(s);
+    if char::from_u32(r).is_some_and(char::is_whitespace) {
+        n
+    } else {
+        0
+    }
+}
+
+/// Width of the rune `s` ends with if it is white space, decoded backwards as Go's
+/// `utf8.DecodeLastRune` does; 0 otherwise or if `s` is empty.
+fn space_before(s: &[u8]) -> usize {
+    let Some(&last) = s.last() else { return 0 };
+    let end = s.len();
+    if last < 0x80 {
+        return usize::from(char::from(last).is_whitespace());
+    }
+    // The rune starts at the nearest byte that is not a continuation byte, at most 4 back.
+    let lim = end.saturating_sub(4);
+    let start =
+        (lim..end - 1).rev().find(|&i| s[i] & 0xc0 != 0x80).unwrap_or(lim.saturating_sub(1));
+    let (r, n) = decode_rune(&s[start..]);
+    if start + n == end && char::from_u32(r).is_some_and(char::is_whitespace) {
+        n
+    } else {
+        0
+    }
+}
+
+/// `s` without leading and trailing white space, as Go's `bytes.TrimSpace` (Unicode white
+/// space, not only ASCII).
+pub fn trim_space(mut s: &[u8]) -> &[u8] {
+    loop {
+        match space_at(s) {
+            0 => break,
+            n => s = &s[n..],
+        }
+    }
+    loop {
+        match space_before(s) {
+            0 => return s,
+            n => s = &s[..s.len() - n],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn trims_unicode_space_as_go() {
+        assert_eq!(trim_space(b" \t x y \n"), b"x y");
+        assert_eq!(trim_space("\u{a0}x\u{2003}\u{85}".as_bytes()), b"x");
+        assert_eq!(trim_space("\u{3000}".as_bytes()), b"");
+        assert_eq!(trim_space(b""), b"");
+        // Invalid bytes are not space, and a truncated rune before a space stays.
+        assert_eq!(trim_space(b" \xff "), b"\xff");
+        assert_eq!(trim_space(b"x\xe2\x80"), b"x\xe2\x80");
+        // U+2000 (EN QUAD) is space.
+        assert_eq!(trim_space(b"\xe2\x80\x80x\xe2\x80\x80"), b"x");
+        // U+001C..U+001F are not White_Space (Go's TrimSpace keeps them).
+        assert_eq!(trim_space(b"\x1cx\x1f"), b"\x1cx\x1f");
+    }
+
+    #[test]
+    fn numbered_names() {
+        assert!(is_numbered(b"cpu0", b"cpu"));
+        assert!(is_numbered(b"cpu12abc", b"cpu"));
+        assert!(!is_numbered(b"cpu", b"cpu"));
+        assert!(!is_numbered(b"cpufreq", b"cpu"));
+        assert!(!is_numbered(b"xcpu0", b"cpu"));
+    }
+
+    #[test]
+    fn labels_must_be_utf8() {
+        assert_eq!(label("x", b"ok \xc3\xa9"), Ok(&b"ok \xc3\xa9"[..]));
+        assert!(matches!(label("x", b"\xff"), Err(Error::Parse { path: "x", .. })));
+    }
+
+    #[test]
+    fn mount_check() {
+        assert!(check_mount("sysfs", Path::new("/")).is_ok());
+        let err = check_mount("sysfs", Path::new("/nonexistent/sys")).unwrap_err();
+        assert!(err.contains("sysfs") && err.contains("/nonexistent/sys"), "{err}");
+    }
+
+    /// Go's `strings.TrimSpace` on valid UTF-8, as Rust's `str::trim` (both use the White_Space
+    /// property).
+    fn oracle_text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(' '),
+                Just('\t'),
+                Just('\n'),
+                Just('\u{a0}'),
+                Just('\u{2003}'),
+                Just('\u{85}'),
+                Just('x'),
+                Just('é'),
+                Just('\u{1f600}'),
+            ],
+            0..12,
+        )
+        .prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn trim_agrees_with_std(s in oracle_text()) {
+            prop_assert_eq!(trim_space(s.as_bytes()), s.trim().as_bytes());
+        }
+
+        #[test]
+        fn any_bytes_never_panic(s in proptest::collection::vec(any::<u8>(), 0..16)) {
+            let t = trim_space(&s);
+            prop_assert!(t.len() <= s.len());
+        }
+    }
+}
