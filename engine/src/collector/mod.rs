@@ -343,6 +343,7 @@ pub static REGISTRY: &[Spec] = &[
     time::SPEC,
     uname::SPEC,
     vmstat::SPEC,
+    watchdog::SPEC,
 ];
 
 pub mod cpu;
@@ -362,6 +363,7 @@ pub mod thermal_zone;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
+pub mod watchdog;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
