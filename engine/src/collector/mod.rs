@@ -336,6 +336,7 @@ pub static REGISTRY: &[Spec] = &[
     meminfo::SPEC,
     netdev::SPEC,
     pressure::SPEC,
+    rapl::SPEC,
     schedstat::SPEC,
     stat::SPEC,
     textfile::SPEC,
@@ -355,6 +356,7 @@ pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;
 pub mod pressure;
+pub mod rapl;
 pub mod schedstat;
 pub mod stat;
 mod sysfs;

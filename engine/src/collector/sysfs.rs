@@ -7,7 +7,7 @@
 //! decode the same way, so a file holding stray bytes splits and trims as it does upstream.
 
 use super::{Error, ParseError};
-use crate::glob::decode_rune;
+use crate::glob::{self, decode_rune};
 use crate::source::File;
 use rustix::io::Errno;
 use std::ffi::OsStr;
@@ -32,6 +32,15 @@ pub fn read_short<'b>(file: &mut File, buf: &'b mut Vec<u8>) -> Result<&'b [u8],
 /// Whether `name` matches the glob `<prefix>[0-9]*`.
 pub fn is_numbered(name: &[u8], prefix: &[u8]) -> bool {
     name.strip_prefix(prefix).is_some_and(|rest| rest.first().is_some_and(u8::is_ascii_digit))
+}
+
+/// `rel` joined to the mount point `dir` as Go's `filepath.Join` does it (cleaned), the form
+/// upstream's paths take in labels and in `filepath.EvalSymlinks`. Allocates; used when a
+/// collector or an entry is built.
+pub fn go_join(dir: &Path, rel: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    glob::join(&mut out, dir.as_os_str().as_bytes(), rel);
+    out
 }
 
 /// `bytes` as a path.
