@@ -330,6 +330,7 @@ impl Shared {
 pub static REGISTRY: &[Spec] = &[
     cpu::SPEC,
     diskstats::SPEC,
+    edac::SPEC,
     entropy::SPEC,
     filefd::SPEC,
     loadavg::SPEC,
@@ -350,6 +351,7 @@ pub static REGISTRY: &[Spec] = &[
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
+pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod loadavg;

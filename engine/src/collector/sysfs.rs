@@ -8,7 +8,7 @@
 
 use super::{Error, ParseError};
 use crate::glob::{self, decode_rune};
-use crate::source::File;
+use crate::source::{Dir, Entries, File};
 use rustix::io::Errno;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -27,6 +27,25 @@ const SHORT_READ: usize = 128;
 pub fn read_short<'b>(file: &mut File, buf: &'b mut Vec<u8>) -> Result<&'b [u8], Errno> {
     let src = file.read_attr(buf)?;
     Ok(&src[..src.len().min(SHORT_READ)])
+}
+
+/// Lists `dir` into `entries` as `filepath.Glob` finds a pattern's matches in one directory:
+/// the names `keep` accepts, whatever their type; a directory that cannot be read has none
+/// (Glob ignores I/O errors). `make` builds the state of a name seen for the first time.
+/// Entries no longer listed are dropped, their fds closed. Allocates only for new names.
+pub fn glob_into<T>(
+    dir: &mut Dir,
+    entries: &mut Entries<T>,
+    keep: impl Fn(&[u8]) -> bool,
+    mut make: impl FnMut(&[u8]) -> T,
+) {
+    entries.begin();
+    let _ = dir.for_each(|name, _| {
+        if keep(name) {
+            entries.get_or_insert_with(name, || make(name));
+        }
+    });
+    entries.end();
 }
 
 /// Whether `name` matches the glob `<prefix>[0-9]*`.
