@@ -329,6 +329,7 @@ impl Shared {
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
     cpu::SPEC,
+    cpu_vulnerabilities::SPEC,
     diskstats::SPEC,
     edac::SPEC,
     entropy::SPEC,
@@ -349,6 +350,7 @@ pub static REGISTRY: &[Spec] = &[
 ];
 
 pub mod cpu;
+pub mod cpu_vulnerabilities;
 mod device_filter;
 pub mod diskstats;
 pub mod edac;

@@ -148,6 +148,69 @@ pub fn trim_space(mut s: &[u8]) -> &[u8] {
     }
 }
 
+/// Iterates over the white-space-separated fields of `s`, as Go's `strings.Fields`.
+pub fn fields(s: &[u8]) -> Fields<'_> {
+    Fields { rest: s }
+}
+
+/// Iterator returned by [`fields`].
+#[derive(Clone, Debug)]
+pub struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            match space_at(self.rest) {
+                0 => break,
+                n => self.rest = &self.rest[n..],
+            }
+        }
+        if self.rest.is_empty() {
+            return None;
+        }
+        let mut end = 0;
+        while end < self.rest.len() && space_at(&self.rest[end..]) == 0 {
+            end += decode_rune(&self.rest[end..]).1;
+        }
+        let (field, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some(field)
+    }
+}
+
+/// The rune `s` starts with (non-empty), lowercased as Go's `unicode.ToLower` does, if the
+/// result is ASCII; and the rune's width. Besides ASCII letters only two runes lowercase to
+/// ASCII: U+0130 (İ) to `i` and U+212A (the Kelvin sign) to `k`.
+pub fn lower_ascii_at(s: &[u8]) -> (Option<u8>, usize) {
+    let (r, n) = decode_rune(s);
+    let lower = match r {
+        0..=0x7f => Some((r as u8).to_ascii_lowercase()),
+        0x130 => Some(b'i'),
+        0x212a => Some(b'k'),
+        _ => None,
+    };
+    (lower, n)
+}
+
+/// Go's `strings.HasPrefix(strings.ToLower(s), prefix)` for an ASCII `prefix`.
+pub fn has_lower_prefix(mut s: &[u8], prefix: &[u8]) -> bool {
+    for &want in prefix {
+        if s.is_empty() {
+            return false;
+        }
+        let (lower, n) = lower_ascii_at(s);
+        if lower != Some(want) {
+            return false;
+        }
+        s = &s[n..];
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +229,25 @@ mod tests {
         assert_eq!(trim_space(b"\xe2\x80\x80x\xe2\x80\x80"), b"x");
         // U+001C..U+001F are not White_Space (Go's TrimSpace keeps them).
         assert_eq!(trim_space(b"\x1cx\x1f"), b"\x1cx\x1f");
+    }
+
+    #[test]
+    fn fields_split_at_unicode_space() {
+        let f: Vec<&[u8]> = fields("a  b\u{a0}c\td\u{2028}".as_bytes()).collect();
+        assert_eq!(f, [&b"a"[..], b"b", b"c", b"d"]);
+        let f: Vec<&[u8]> = fields(b" \xff\xfe x ").collect();
+        assert_eq!(f, [&b"\xff\xfe"[..], b"x"]);
+        assert_eq!(fields(b" \n ").count(), 0);
+    }
+
+    #[test]
+    fn lowercase_prefixes() {
+        assert!(has_lower_prefix(b"Not Affected", b"not affected"));
+        assert!(has_lower_prefix("UN\u{212a}NOWN".as_bytes(), b"unknown"));
+        assert!(has_lower_prefix("M\u{130}t".as_bytes(), b"mit"));
+        assert!(!has_lower_prefix(b"Vuln", b"vulnerable"));
+        assert!(!has_lower_prefix("\u{c9}x".as_bytes(), b"ex"));
+        assert!(has_lower_prefix(b"anything", b""));
     }
 
     #[test]
@@ -190,8 +272,8 @@ mod tests {
         assert!(err.contains("sysfs") && err.contains("/nonexistent/sys"), "{err}");
     }
 
-    /// Go's `strings.TrimSpace` on valid UTF-8, as Rust's `str::trim` (both use the White_Space
-    /// property).
+    /// Go's `strings.TrimSpace` and `strings.Fields` on valid UTF-8, as Rust's `str::trim` and
+    /// `split_whitespace` (both use the White_Space property).
     fn oracle_text() -> impl Strategy<Value = String> {
         proptest::collection::vec(
             prop_oneof![
@@ -212,14 +294,18 @@ mod tests {
 
     proptest! {
         #[test]
-        fn trim_agrees_with_std(s in oracle_text()) {
+        fn trim_and_fields_agree_with_std(s in oracle_text()) {
             prop_assert_eq!(trim_space(s.as_bytes()), s.trim().as_bytes());
+            let got: Vec<&[u8]> = fields(s.as_bytes()).collect();
+            let want: Vec<&[u8]> = s.split_whitespace().map(str::as_bytes).collect();
+            prop_assert_eq!(got, want);
         }
 
         #[test]
         fn any_bytes_never_panic(s in proptest::collection::vec(any::<u8>(), 0..16)) {
             let t = trim_space(&s);
             prop_assert!(t.len() <= s.len());
+            prop_assert!(fields(&s).all(|f| !f.is_empty()));
         }
     }
 }
