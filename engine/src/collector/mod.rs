@@ -330,6 +330,7 @@ impl Shared {
 pub static REGISTRY: &[Spec] = &[
     cpu::SPEC,
     cpu_vulnerabilities::SPEC,
+    cpufreq::SPEC,
     diskstats::SPEC,
     edac::SPEC,
     entropy::SPEC,
@@ -351,6 +352,7 @@ pub static REGISTRY: &[Spec] = &[
 
 pub mod cpu;
 pub mod cpu_vulnerabilities;
+pub mod cpufreq;
 mod device_filter;
 pub mod diskstats;
 pub mod edac;
