@@ -348,6 +348,7 @@ pub static REGISTRY: &[Spec] = &[
     uname::SPEC,
     vmstat::SPEC,
     watchdog::SPEC,
+    xfs::SPEC,
 ];
 
 pub mod cpu;
@@ -372,6 +373,7 @@ pub mod time;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod xfs;
 
 /// The spec named `name`.
 pub fn spec(name: &str) -> Option<&'static Spec> {
