@@ -328,6 +328,7 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
+    bcache::SPEC,
     cpu::SPEC,
     cpu_vulnerabilities::SPEC,
     cpufreq::SPEC,
@@ -351,6 +352,7 @@ pub static REGISTRY: &[Spec] = &[
     xfs::SPEC,
 ];
 
+pub mod bcache;
 pub mod cpu;
 pub mod cpu_vulnerabilities;
 pub mod cpufreq;
