@@ -336,6 +336,7 @@ pub static REGISTRY: &[Spec] = &[
     edac::SPEC,
     entropy::SPEC,
     filefd::SPEC,
+    hwmon::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netdev::SPEC,
@@ -361,6 +362,7 @@ pub mod diskstats;
 pub mod edac;
 pub mod entropy;
 pub mod filefd;
+pub mod hwmon;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;

@@ -1,6 +1,7 @@
-//! What the collectors reading sysfs share: procfs' way of reading an attribute, upstream's
-//! start-up and label checks, and the Go string functions upstream applies to what it reads, on
-//! bytes and without allocating.
+//! What the collectors reading sysfs share: procfs' way of reading an attribute, a directory
+//! listed into per-entry state as Go's `filepath.Glob` lists it, upstream's start-up and label
+//! checks, Go's path joining, and the Go string functions upstream applies to what it reads
+//! (`TrimSpace`, `Fields`, `ToLower`), on bytes and without allocating.
 //!
 //! Go decodes UTF-8 as it goes: to `strings.TrimSpace`, `strings.Fields` and `strings.ToLower`
 //! an invalid byte is one rune (U+FFFD) of width 1, and never white space. The helpers here
