@@ -172,7 +172,7 @@ fn class_rune(chunk: &[u8]) -> Result<(u32, &[u8]), BadPattern> {
 
 /// Go's `utf8.DecodeRune` on non-empty input: the rune and its width, or U+FFFD and width 1
 /// for a byte that does not start a valid sequence.
-fn decode_rune(s: &[u8]) -> (u32, usize) {
+pub(crate) fn decode_rune(s: &[u8]) -> (u32, usize) {
     let width = match s[0] {
         0x00..=0x7f => return (u32::from(s[0]), 1),
         0xc2..=0xdf => 2,

@@ -321,8 +321,16 @@ fn read_isolated(path: &Path) -> Result<Option<Vec<u16>>, String> {
 /// empty items skipped, `a-b` for a range (none if `b < a`), numbers as Go's `Atoi`, CPUs
 /// truncated to 16 bits. Allocates the list.
 pub fn parse_cpu_list(src: &[u8]) -> Option<Vec<u16>> {
-    let atoi = |s: &[u8]| lex::parse_i64(s);
     let mut cpus = Vec::new();
+    parse_cpu_list_into(src, &mut cpus)?;
+    Some(cpus)
+}
+
+/// [`parse_cpu_list`] into `cpus`, cleared first, for a list read on every scrape: allocates
+/// only to grow `cpus`. On `None` what `cpus` holds is unspecified.
+pub fn parse_cpu_list_into(src: &[u8], cpus: &mut Vec<u16>) -> Option<()> {
+    let atoi = |s: &[u8]| lex::parse_i64(s);
+    cpus.clear();
     let end = src.iter().rposition(|&b| b != b'\n').map_or(0, |i| i + 1);
     for item in src[..end].split(|&b| b == b',').filter(|i| !i.is_empty()) {
         let mut ends = item.split(|&b| b == b'-');
@@ -338,7 +346,7 @@ pub fn parse_cpu_list(src: &[u8]) -> Option<Vec<u16>> {
             _ => return None,
         }
     }
-    Some(cpus)
+    Some(())
 }
 
 /// Upstream's `updateCPUStats`: takes this scrape's `rows` (sorted by CPU, unique) into the

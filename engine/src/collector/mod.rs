@@ -336,19 +336,24 @@ impl Shared {
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
     arp::SPEC,
+    bcache::SPEC,
     bonding::SPEC,
     buddyinfo::SPEC,
     cgroups::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
+    cpu_vulnerabilities::SPEC,
+    cpufreq::SPEC,
     diskstats::SPEC,
     dmi::SPEC,
     drbd::SPEC,
     drm::SPEC,
+    edac::SPEC,
     entropy::SPEC,
     fibrechannel::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
+    hwmon::SPEC,
     infiniband::SPEC,
     interrupts::SPEC,
     ipvs::SPEC,
@@ -371,6 +376,7 @@ pub static REGISTRY: &[Spec] = &[
     pressure::SPEC,
     processes::SPEC,
     qdisc::SPEC,
+    rapl::SPEC,
     schedstat::SPEC,
     selinux::SPEC,
     slabinfo::SPEC,
@@ -382,32 +388,40 @@ pub static REGISTRY: &[Spec] = &[
     tapestats::SPEC,
     tcpstat::SPEC,
     textfile::SPEC,
+    thermal_zone::SPEC,
     time::SPEC,
     udp_queues::SPEC,
     uname::SPEC,
     vmstat::SPEC,
+    watchdog::SPEC,
     wifi::SPEC,
     xfrm::SPEC,
+    xfs::SPEC,
     zfs::SPEC,
     zoneinfo::SPEC,
 ];
 
 pub mod arp;
+pub mod bcache;
 pub mod bonding;
 pub mod buddyinfo;
 pub mod cgroups;
 pub mod conntrack;
 pub mod cpu;
+pub mod cpu_vulnerabilities;
+pub mod cpufreq;
 mod device_filter;
 pub mod diskstats;
 pub mod dmi;
 pub mod drbd;
 pub mod drm;
+pub mod edac;
 pub mod entropy;
 pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 mod gojson;
+pub mod hwmon;
 pub mod infiniband;
 pub mod interrupts;
 pub mod ipvs;
@@ -431,6 +445,7 @@ pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
 pub mod qdisc;
+pub mod rapl;
 pub mod schedstat;
 pub mod selinux;
 pub mod slabinfo;
@@ -440,15 +455,19 @@ pub mod softnet;
 pub mod stat;
 mod sysattr;
 pub mod sysctl;
+mod sysfs;
 pub mod tapestats;
 pub mod tcpstat;
 pub mod textfile;
+pub mod thermal_zone;
 pub mod time;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod watchdog;
 pub mod wifi;
 pub mod xfrm;
+pub mod xfs;
 pub mod zfs;
 pub mod zoneinfo;
 

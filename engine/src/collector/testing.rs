@@ -216,3 +216,48 @@ pub fn put(root: &std::path::Path, rel: &str, contents: &str) {
     }
     std::fs::write(p, contents).expect("write file");
 }
+
+/// The fixture subtrees `rels` (such as `sys/class/hwmon`) copied into a fresh temp dir for
+/// `tag`, with each of `links` (a path and its target, as upstream's `sys.ttar` declares them)
+/// a symbolic link. Copies of the fixture tree that lost their links hold each one as a plain
+/// file whose text is the target; such a file is replaced by the link, and a link the copy
+/// kept is left as it is. `None` (skip) without fixtures.
+pub fn fixture_tree(tag: &str, rels: &[&str], links: &[(&str, &str)]) -> Option<PathBuf> {
+    let root = fixtures()?;
+    let dst = tmpdir(tag);
+    for rel in rels {
+        copy_tree(&root.join(rel), &dst.join(rel));
+    }
+    for (rel, target) in links {
+        let p = dst.join(rel);
+        if p.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            continue;
+        }
+        let _ = std::fs::remove_file(&p);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir).expect("create dir");
+        }
+        std::os::unix::fs::symlink(target, &p).expect("create link");
+    }
+    Some(dst)
+}
+
+/// Copies `src` to `dst` recursively, links as links.
+fn copy_tree(src: &Path, dst: &Path) {
+    let meta = src.symlink_metadata().unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    if let Some(dir) = dst.parent() {
+        std::fs::create_dir_all(dir).expect("create dir");
+    }
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(src).expect("read link");
+        std::os::unix::fs::symlink(target, dst).expect("copy link");
+    } else if meta.is_dir() {
+        std::fs::create_dir_all(dst).expect("create dir");
+        for e in std::fs::read_dir(src).expect("read dir") {
+            let e = e.expect("dir entry");
+            copy_tree(&e.path(), &dst.join(e.file_name()));
+        }
+    } else {
+        std::fs::write(dst, std::fs::read(src).expect("read fixture")).expect("copy file");
+    }
+}
