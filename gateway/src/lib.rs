@@ -5,7 +5,13 @@
 //! - [`proto`]: the protobuf wire format, read zero-copy.
 //! - [`parse`]: push bodies (text or protobuf) read into pre-encoded groups.
 //! - [`group`]: one group's families and series, pre-encoded.
+//! - [`store`]: the striped store, its consistency index, merged scrapes, replay and snapshots.
+//! - [`own`]: the gateway's own metrics.
+//! - [`body`]: gzip and snappy request bodies.
+//! - [`handler`]: the HTTP routes on the engine's server.
+//! - [`json`]: Go's JSON encoding, for `/api/v1`.
 
+pub mod body;
 pub mod group;
 pub mod json;
 pub mod op;

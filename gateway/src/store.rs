@@ -102,6 +102,8 @@ pub enum Pushed {
     /// Refused; the text is [`Scratch::message`]. `recorded` when the refusal was recorded on
     /// the group as a failed push.
     Refused {
+        /// Malformed (a parse error): a plain 400, whether the check is on or not.
+        malformed: bool,
         /// Whether `push_failure_time_seconds` was set.
         recorded: bool,
     },
@@ -262,7 +264,7 @@ impl Store {
             Ok(()) => {}
             Err(Reject::Parse) => {
                 s.msg.push_str(s.parser.message());
-                return Pushed::Refused { recorded: false };
+                return Pushed::Refused { malformed: true, recorded: false };
             }
             Err(Reject::Invalid) => {
                 s.msg.push_str(INVALID_PREFIX);
@@ -338,7 +340,7 @@ impl Store {
             let mut ignored = String::new();
             let Scratch { next, rcount, .. } = &mut *s;
             if !check(&mut shards, next, old.as_deref(), rcount, &mut ignored) {
-                return Pushed::Refused { recorded: false };
+                return Pushed::Refused { malformed: false, recorded: false };
             }
             count(&mut shards, &s.next, true, 1);
         }
@@ -354,10 +356,10 @@ impl Store {
         if let Err(e) = journal.append(&s.record) {
             count(&mut self.lock_shards(mask), &s.next, true, -1);
             log::error!(err:% = e; "cannot record a failed push in the journal");
-            return Pushed::Refused { recorded: false };
+            return Pushed::Refused { malformed: false, recorded: false };
         }
         self.install(s, stripe, old, mask);
-        Pushed::Refused { recorded: true }
+        Pushed::Refused { malformed: false, recorded: true }
     }
 
     /// Uncounts what `s.next` replaces of `old`, then swaps `s.next` in (in place when no
