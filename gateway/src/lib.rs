@@ -13,6 +13,7 @@
 
 pub mod body;
 pub mod group;
+pub mod handler;
 pub mod json;
 pub mod op;
 pub mod own;
