@@ -565,7 +565,13 @@ pub(crate) struct Values {
 impl Values {
     /// Reads every sub-message in `subs` (raw `Metric` fields of the value's type).
     pub(crate) fn read<'a>(&mut self, kind: Type, subs: impl Iterator<Item = &'a [u8]>) {
-        *self = Values::default();
+        // Field by field, so that `points` keeps its buffer once it has spilled.
+        self.value = 0.0;
+        self.count = 0;
+        self.count_float = 0.0;
+        self.sum = 0.0;
+        self.points.clear();
+        self.native = false;
         for sub in subs {
             let mut r = Reader::new(sub);
             while let Ok(Some(f)) = r.next_field() {

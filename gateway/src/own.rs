@@ -297,6 +297,8 @@ impl SelfMetrics {
                     }
                     let now = Instant::now();
                     s.window.clear();
+                    // Sized for a full ring at once, so that it never grows as the ring fills.
+                    s.window.reserve(RING);
                     for (at, v) in r.at.iter().zip(r.value.iter()) {
                         if at.is_some_and(|t| now.duration_since(t) <= MAX_AGE) {
                             s.window.push(*v);
