@@ -69,9 +69,10 @@ fn at(src: &[u8], r: Range) -> &[u8] {
     src.get(r.0 as usize..r.1 as usize).unwrap_or_default()
 }
 
+/// Where `part`, a slice of `src`, lies in it.
 fn range_in(src: &[u8], part: &[u8]) -> Range {
-    let start = part.as_ptr() as usize - src.as_ptr() as usize;
-    (start as u32, (start + part.len()) as u32)
+    let start = (part.as_ptr() as usize).saturating_sub(src.as_ptr() as usize).min(src.len());
+    (start as u32, (start + part.len()).min(src.len()) as u32)
 }
 
 /// Whether `name` is a legacy metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -454,7 +455,8 @@ fn first_field(raw: &[u8]) -> u32 {
 /// field, and every field of the messages it holds that protobuf-go would parse, is
 /// well-formed.
 fn family_name(m: &[u8]) -> Result<&[u8], proto::WireError> {
-    let mut name: &[u8] = b"";
+    // Empty, but within `m`: callers locate the name in the body by address.
+    let mut name: &[u8] = &m[..0];
     let mut r = Reader::new(m);
     while let Some(f) = r.next_field()? {
         match (f.number, f.value) {
@@ -726,5 +728,186 @@ fn field_name(depth: u32, n: u32) -> (&'static str, bool, u32) {
         (6, 2) => ("upper_bound", false, 0),
         (6, 4) => ("cumulative_count_float", false, 0),
         _ => ("?", false, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEY: &[Label<'static>] = &[(b"job", b"j")];
+
+    fn text_of(g: &Group) -> String {
+        let mut out = String::new();
+        for f in &g.families {
+            for s in g.family_series(f) {
+                out.push_str(std::str::from_utf8(g.get(s.text)).unwrap());
+            }
+        }
+        out
+    }
+
+    fn family(name: &[u8], kind: u64, metrics: &[Vec<u8>]) -> Vec<u8> {
+        let mut m = Vec::new();
+        proto::put_bytes(&mut m, 1, name);
+        proto::put_uvarint(&mut m, 3, kind);
+        for x in metrics {
+            proto::put_bytes(&mut m, 4, x);
+        }
+        proto::put_bytes(&mut m, 5, b"seconds");
+        let mut out = Vec::new();
+        proto::put_varint(&mut out, m.len() as u64);
+        out.extend_from_slice(&m);
+        out
+    }
+
+    fn labelled(labels: &[(&str, &str)], value_field: u32, value: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        for (n, v) in labels {
+            let mut lp = Vec::new();
+            proto::put_bytes(&mut lp, 1, n.as_bytes());
+            proto::put_bytes(&mut lp, 2, v.as_bytes());
+            proto::put_bytes(&mut m, 1, &lp);
+        }
+        proto::put_bytes(&mut m, value_field, value);
+        // An unknown field, kept.
+        proto::put_uvarint(&mut m, 99, 5);
+        m
+    }
+
+    fn sample_body() -> Vec<u8> {
+        let mut g = Vec::new();
+        proto::put_f64(&mut g, 1, 2.5);
+        let mut s = Vec::new();
+        group::summary_proto(&mut s, 4, 10.0, [(0.5, 1.0), (0.9, 3.0)].into_iter());
+        let mut h = Vec::new();
+        group::histogram_proto(
+            &mut h,
+            Type::Histogram,
+            7,
+            2.0,
+            [(1.0, 3), (f64::INFINITY, 7)].into_iter(),
+        );
+        let mut body = family(b"g", 1, &[labelled(&[("b", "1"), ("job", "x")], 2, &g)]);
+        body.extend(family(b"s", 2, &[[labelled(&[], 2, &[])[..0].to_vec(), s].concat()]));
+        body.extend(family(b"h", 4, &[h]));
+        body
+    }
+
+    #[test]
+    fn protobuf_families_read_and_rendered() {
+        let mut p = Parser::new();
+        let mut g = Group::default();
+        p.read(Format::Protobuf, &sample_body(), KEY, 5, &mut g).unwrap();
+        assert_eq!(
+            text_of(&g),
+            "g{b=\"1\",instance=\"\",job=\"j\"} 2.5\n\
+             h_bucket{instance=\"\",job=\"j\",le=\"1\"} 3\n\
+             h_bucket{instance=\"\",job=\"j\",le=\"+Inf\"} 7\n\
+             h_sum{instance=\"\",job=\"j\"} 2\nh_count{instance=\"\",job=\"j\"} 7\n\
+             s{instance=\"\",job=\"j\",quantile=\"0.5\"} 1\n\
+             s{instance=\"\",job=\"j\",quantile=\"0.9\"} 3\n\
+             s_sum{instance=\"\",job=\"j\"} 10\ns_count{instance=\"\",job=\"j\"} 4\n"
+        );
+        // The unit and the unknown field survive as bytes.
+        let f = g.find(b"g").unwrap();
+        assert!(g.get(f.extra).ends_with(b"seconds"));
+        let s = g.family_series(f)[0];
+        assert!(g.get(s.proto).ends_with(&[0x98, 0x06, 5]));
+    }
+
+    #[test]
+    fn every_truncation_is_refused_or_read_never_a_panic() {
+        let body = sample_body();
+        let mut p = Parser::new();
+        let mut g = Group::default();
+        for n in 0..body.len() {
+            match p.read(Format::Protobuf, &body[..n], KEY, 5, &mut g) {
+                Ok(()) | Err(Reject::Parse) => {}
+                Err(Reject::Invalid) => {}
+            }
+        }
+        for n in 0..body.len() {
+            let mut bad = body.clone();
+            bad[n] ^= 0xff;
+            let _ = p.read(Format::Protobuf, &bad, KEY, 5, &mut g);
+        }
+    }
+
+    #[test]
+    fn refusals_read_as_client_golang() {
+        let mut p = Parser::new();
+        let mut g = Group::default();
+        let mut check = |format, body: &[u8], want: Result<(), Reject>, text: &str| {
+            assert_eq!(p.read(format, body, KEY, 1, &mut g), want, "{}", p.message());
+            assert!(p.message().ends_with(text), "{} / {text}", p.message());
+        };
+        check(Format::Text, b"m 1 5\n", Err(Reject::Invalid), "must not have timestamps");
+        check(Format::Text, b"m{x=\"\\xff\"} 1", Err(Reject::Parse), "");
+        let mut g1 = Vec::new();
+        proto::put_f64(&mut g1, 1, 1.0);
+        let quantile = family(b"q", 2, &[labelled(&[("quantile", "1")], 4, &[])]);
+        check(
+            Format::Protobuf,
+            &quantile,
+            Err(Reject::Invalid),
+            "must not have an explicit \"quantile\" label",
+        );
+        let missing = family(b"m", 1, &[labelled(&[], 3, &g1)]);
+        check(Format::Protobuf, &missing, Err(Reject::Invalid), "is not a GAUGE");
+        let utf8 = family(b"u", 1, &[labelled(&[("v", "\u{fffd}")], 2, &g1)]);
+        check(Format::Protobuf, &utf8, Ok(()), "");
+        let mut raw = family(b"u", 1, &[labelled(&[("v", "ab")], 2, &g1)]);
+        let at = raw.windows(2).position(|w| w == b"ab").unwrap();
+        raw[at] = 0xff;
+        check(Format::Protobuf, &raw, Err(Reject::Invalid), "whose value is not utf8: \"\\xffb\"");
+        let repeated = family(b"r", 1, &[labelled(&[("a", "1"), ("a", "2")], 2, &g1)]);
+        check(
+            Format::Protobuf,
+            &repeated,
+            Err(Reject::Invalid),
+            "two or more labels with the same name: a",
+        );
+        let name = family(b"bad-name", 1, &[labelled(&[], 2, &g1)]);
+        check(Format::Protobuf, &name, Err(Reject::Invalid), "metric name \"bad-name\" is invalid");
+        check(
+            Format::Protobuf,
+            b"\x02\x0a\x05",
+            Err(Reject::Parse),
+            "cannot parse invalid wire-format data",
+        );
+    }
+
+    #[test]
+    fn duplicates_flagged_not_refused() {
+        let mut p = Parser::new();
+        let mut g = Group::default();
+        p.read(Format::Text, b"d 1\nd 2\n", KEY, 1, &mut g).unwrap();
+        assert!(p.has_dup);
+        assert!(
+            p.dup_msg.starts_with("collected metric \"d\" { label:{name:\"instance\""),
+            "{}",
+            p.dup_msg
+        );
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_protobuf(b"application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"));
+        assert!(is_protobuf(b"Application/Vnd.Google.Protobuf;encoding=\"delimited\";PROTO=io.prometheus.client.MetricFamily"));
+        assert!(!is_protobuf(b"application/vnd.google.protobuf; encoding=delimited"));
+        assert!(!is_protobuf(b"text/plain; version=0.0.4"));
+        assert!(is_metric_name(b"a:b_c9") && !is_metric_name(b"9a") && !is_metric_name(b""));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bodies_never_panic(body: Vec<u8>, proto in any::<bool>()) {
+            let mut p = Parser::new();
+            let mut g = Group::default();
+            let format = if proto { Format::Protobuf } else { Format::Text };
+            let _ = p.read(format, &body, KEY, 1, &mut g);
+        }
     }
 }
