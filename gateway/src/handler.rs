@@ -11,8 +11,9 @@
 //!    `EOF`); `snappy` is decoded when the body is read.
 //! 3. httprouter (`prometheus/common/route`), one per tree: a route that exists for other
 //!    methods is a 405 with `Allow` (sorted, `OPTIONS` added), `OPTIONS` is answered with
-//!    `Allow`, a trailing-slash mismatch redirects (301 for GET, 307 otherwise), anything else
-//!    is `404 page not found`. `HEAD` has no routes, so it is a 405 wherever GET is served.
+//!    `Allow`, a trailing-slash mismatch or a path that differs from a route only in the case
+//!    of its fixed parts redirects (301 for GET, 307 otherwise), anything else is
+//!    `404 page not found`. `HEAD` has no routes, so it is a 405 wherever GET is served.
 //!
 //! Answers that need no body and no store (redirects, 404s, 405s, OPTIONS, health, quit) are
 //! given on the event loop; pushes, deletes, scrapes and the JSON API run on workers, each
@@ -380,6 +381,50 @@ impl Gateway {
         }
     }
 
+    /// httprouter's `RedirectFixedPath`: a path that matches a route of this method but for
+    /// the case of its fixed parts (or a trailing slash) is sent to the route's spelling;
+    /// parameters keep theirs.
+    fn fix_case(&self, m: Method, path: &[u8], out: &mut PathBuf) -> bool {
+        let p = self.p();
+        let mut routes: SmallVec<[SmallVec<[u8; 64]>; 8]> = SmallVec::new();
+        let mut with = |parts: &[&[u8]]| routes.push(parts.concat().into_iter().collect());
+        match m {
+            Method::Get => {
+                with(&[p, b"/-/healthy"]);
+                with(&[p, b"/-/ready"]);
+                with(&[self.cfg.telemetry_path.as_bytes()]);
+                with(&[p, b"/"]);
+                with(&[p, b"/status"]);
+                with(&[b"/-/quit"]);
+            }
+            Method::Put | Method::Post => with(&[p, b"/-/quit"]),
+            _ => {}
+        }
+        for candidate in [path, path.strip_suffix(b"/").unwrap_or(path)] {
+            if let Some(r) = routes.iter().find(|r| r.eq_ignore_ascii_case(candidate)) {
+                out.clear();
+                out.extend_from_slice(r);
+                return true;
+            }
+        }
+        if m != Method::Get {
+            for fixed in [&b"/metrics/job/"[..], b"/metrics/job@base64/"] {
+                let n = p.len() + fixed.len();
+                if path.len() > n
+                    && path[..p.len()].eq_ignore_ascii_case(p)
+                    && path[p.len()..n].eq_ignore_ascii_case(fixed)
+                {
+                    out.clear();
+                    out.extend_from_slice(p);
+                    out.extend_from_slice(fixed);
+                    out.extend_from_slice(&path[n..]);
+                    return &out[..] != path && self.main_match(m, out).is_some();
+                }
+            }
+        }
+        false
+    }
+
     fn main_allowed(&self, path: &[u8]) -> u8 {
         [Method::Get, Method::Put, Method::Post, Method::Delete]
             .into_iter()
@@ -537,6 +582,13 @@ impl Gateway {
                 }
             }
         }
+        if method_bit(req.method) != 0 {
+            let mut fixed = PathBuf::new();
+            if self.fix_case(req.method, path, &mut fixed) {
+                redirect(resp, req, redirect_code, &fixed);
+                return Route::Done;
+            }
+        }
         let allowed = self.main_allowed(path) & !method_bit(req.method);
         if allowed == 0 {
             not_found(resp);
@@ -568,6 +620,16 @@ impl Gateway {
                     redirect(resp, req, code, &path[..path.len() - 1]);
                     return Route::Done;
                 }
+            }
+            let fixed = [&b"/status"[..], b"/metrics", b"/admin/wipe"].into_iter().find(|f| {
+                let s = sub.strip_suffix(b"/").unwrap_or(sub);
+                f.eq_ignore_ascii_case(s) && self.api_match(req.method, f).is_some()
+            });
+            if let Some(f) = fixed {
+                let mut to = PathBuf::from_slice(&path[..path.len() - sub.len()]);
+                to.extend_from_slice(f);
+                redirect(resp, req, code, &to);
+                return Route::Done;
             }
             let allowed = [Method::Get, Method::Put, Method::Post, Method::Delete]
                 .into_iter()

@@ -604,6 +604,15 @@ fn methods_negotiation_and_misc_routes() {
     assert!(!metrics(a).contains("job=\"w1\""));
     assert_status(&get(a, "/api/v1/metrics"), 200, "{\"status\":\"success\",\"data\":[]}");
     assert_status(&get(a, "/nope"), 404, "404 page not found\n");
+    // httprouter's case-insensitive redirects, parameters kept as sent.
+    let r = get(a, "/METRICS");
+    assert_eq!((r.status, r.header("location")), (301, Some("/metrics")));
+    let r = put(a, "/Metrics/Job/MyJob/A/b", "");
+    assert_eq!((r.status, r.header("location")), (307, Some("/metrics/job/MyJob/A/b")));
+    let r = get(a, "/api/v1/Status");
+    assert_eq!((r.status, r.header("location")), (301, Some("/api/v1/status")));
+    let r = get(a, "/-/healthy/");
+    assert_eq!((r.status, r.header("location")), (301, Some("/-/healthy")));
     // The UI is not served yet.
     assert_eq!(get(a, "/").status, 404);
 
