@@ -1316,6 +1316,68 @@ mod tests {
         assert!(text.contains("d{instance=\"\",job=\"z\"} 1\n# HELP"));
     }
 
+    /// A journal that keeps every record, for replaying.
+    #[derive(Debug, Default)]
+    struct Recording(Mutex<Vec<Vec<u8>>>);
+
+    impl Journal for Recording {
+        fn append(&self, record: &[u8]) -> std::io::Result<()> {
+            lock(&self.0).push(record.to_vec());
+            Ok(())
+        }
+    }
+
+    fn json(s: &Store) -> String {
+        let mut out = Vec::new();
+        s.json_metrics(&mut Scratch::new(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    proptest::proptest! {
+        /// Live changes, checked or not, refused or not, leave exactly the state that
+        /// replaying their journal gives, and a snapshot recreates it.
+        #[test]
+        fn journal_replay_and_snapshot_recreate_the_state(
+            ops in proptest::collection::vec((0..4u8, 0..3u8, 0..6u8, 0..3u8, proptest::bool::ANY), 1..40),
+        ) {
+            let live = Store::new();
+            let journal = Recording::default();
+            let mut s = Scratch::new();
+            let bodies = [
+                "a 1\n",
+                "# TYPE a counter\na 2\nb{x=\"1\"} 1\n",
+                "# HELP c h1\n# TYPE c summary\nc{quantile=\"0.5\"} 1\nc_sum 1\nc_count 1\n",
+                "d 1\nd 2\n",
+                "e 1 100\n",
+                "# HELP c h2\nc_count 3\nb{x=\"1\"} 1\n",
+            ];
+            for (t, (kind, job, body, inst, checked)) in ops.into_iter().enumerate() {
+                let job = ["j0", "j1", "j2"][job as usize];
+                let inst = ["", "i", "k"][inst as usize];
+                let mut labels = vec![("job", job)];
+                if !inst.is_empty() {
+                    labels.insert(0, ("instance", inst));
+                }
+                let kind = [Kind::Put, Kind::Post, Kind::Delete, Kind::Put][kind as usize];
+                let o = op(kind, &labels, bodies[body as usize], t as i64 * 10);
+                match kind {
+                    Kind::Delete => live.delete(&mut s, &journal, &o).unwrap(),
+                    _ => drop(live.push(&mut s, &journal, &o, checked)),
+                }
+            }
+            let replayed = Store::new();
+            for record in lock(&journal.0).iter() {
+                replayed.apply(&Op::decode(record).unwrap()).unwrap();
+            }
+            proptest::prop_assert_eq!(scrape(&replayed), scrape(&live));
+            proptest::prop_assert_eq!(json(&replayed), json(&live));
+            let copy = Store::new();
+            live.snapshot(&mut |o| copy.apply(o).unwrap());
+            proptest::prop_assert_eq!(scrape(&copy), scrape(&live));
+            proptest::prop_assert_eq!(json(&copy), json(&live));
+        }
+    }
+
     #[test]
     fn snapshot_replays_exactly() {
         let st = Store::new();
@@ -1335,11 +1397,6 @@ mod tests {
         let copy = Store::new();
         st.snapshot(&mut |o| copy.apply(o).unwrap());
         assert_eq!(scrape(&copy), scrape(&st));
-        let json = |s: &Store| {
-            let mut out = Vec::new();
-            s.json_metrics(&mut Scratch::new(), &mut out);
-            String::from_utf8(out).unwrap()
-        };
         assert_eq!(json(&copy), json(&st));
         // Replaying the same ops gives the same state too.
         let replayed = Store::new();
