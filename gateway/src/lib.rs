@@ -9,12 +9,13 @@
 //! - [`own`]: the gateway's own metrics.
 //! - [`body`]: gzip and snappy request bodies.
 //! - [`handler`]: the HTTP routes on the engine's server.
-//! - [`json`]: Go's JSON encoding, for `/api/v1`.
+//! - [`json`]: Go's JSON encoding, for `/api/v1`; `native`: native histogram buckets there.
 
 pub mod body;
 pub mod group;
 pub mod handler;
 pub mod json;
+mod native;
 pub mod op;
 pub mod own;
 pub mod parse;

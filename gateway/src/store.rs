@@ -865,6 +865,15 @@ fn metric_json(out: &mut Vec<u8>, kind: Type, m: &[u8], values: &mut Values) {
             out.extend_from_slice(b"},\"sum\":");
             json::float_string(out, values.sum);
         }
+        Type::Histogram | Type::GaugeHistogram
+            if crate::native::is_native(subs.iter().copied()) =>
+        {
+            crate::native::write_json(out, subs.iter().copied());
+            out.push(b',');
+            labels_json(out);
+            out.extend_from_slice(b",\"sum\":");
+            json::float_string(out, values.sum);
+        }
         Type::Histogram | Type::GaugeHistogram => {
             out.extend_from_slice(b"\"buckets\":{");
             sorted_points(out, values, |p| if p.2 > 0.0 { p.2 } else { p.1 as f64 });
