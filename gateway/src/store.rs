@@ -38,7 +38,8 @@
 //! # HELP across groups
 //! When groups push one name with different HELP texts, the family pushed most recently
 //! wins (ties: the group whose key sorts first); a family the gateway exposes itself always
-//! has the gateway's HELP. Upstream picks one at random on each scrape.
+//! has the gateway's HELP. Upstream picks one at random on each scrape, and logs every
+//! conflict on every scrape; here a scrape logs the conflicts only when they changed.
 //!
 //! # Changes
 //! [`Store::apply`] replays a journal record; [`Store::push`], [`Store::delete`],
@@ -56,6 +57,7 @@ use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 /// Group stripes.
@@ -141,6 +143,8 @@ pub struct Scratch {
     entries: Vec<Entry>,
     merge: Vec<(u64, u32, u32)>,
     stack: Vec<(u32, u32)>,
+    /// HELP conflicts of the scrape: a signature, and (winner, other) entries.
+    conflicts: (u64, Vec<(Entry, Entry)>),
     values: Values,
     msg: String,
 }
@@ -172,6 +176,8 @@ pub struct Store {
     shards: Box<[Mutex<Shard>]>,
     hasher: std::hash::RandomState,
     replay: Mutex<Scratch>,
+    /// Signature of the HELP conflicts last logged, so that each is logged once per change.
+    help_conflicts: AtomicU64,
 }
 
 impl Default for Store {
@@ -224,6 +230,7 @@ impl Store {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: std::hash::RandomState::new(),
             replay: Mutex::new(Scratch::new()),
+            help_conflicts: AtomicU64::new(0),
         }
     }
 
@@ -549,7 +556,9 @@ impl Store {
     /// when `protobuf`. Allocates only to grow the scratch and `out` past their largest size.
     pub fn scrape(&self, s: &mut Scratch, own_group: &Group, protobuf: bool, out: &mut Vec<u8>) {
         self.hold(s);
-        let Scratch { held, entries, merge, stack, .. } = s;
+        let Scratch { held, entries, merge, stack, conflicts, .. } = s;
+        conflicts.0 = 0;
+        conflicts.1.clear();
         let group = |i: u32| -> &Group {
             match i {
                 0 => own_group,
@@ -602,6 +611,20 @@ impl Store {
                     (w.kind, w.help.map(|h| group(winner.group).get(h)))
                 }
             };
+            if own_def.is_none() {
+                // HELP conflicts, remembered to be logged when they change.
+                for e in run {
+                    let other = fam(e).help.map(|h| group(e.group).get(h));
+                    if other != help {
+                        let mut h = std::hash::DefaultHasher::new();
+                        h.write(n);
+                        h.write(help.unwrap_or_default());
+                        h.write(other.unwrap_or_default());
+                        conflicts.0 = conflicts.0.wrapping_add(h.finish());
+                        conflicts.1.push((*winner, *e));
+                    }
+                }
+            }
             if !protobuf && kind == Type::GaugeHistogram {
                 continue;
             }
@@ -707,6 +730,22 @@ impl Store {
                     let g = group(m.1);
                     out.extend_from_slice(g.get(g.series[m.2 as usize].text));
                 }
+            }
+        }
+        if self.help_conflicts.swap(conflicts.0, Ordering::Relaxed) != conflicts.0 {
+            for (w, e) in conflicts.1.iter() {
+                let (wg, eg) = (group(w.group), group(e.group));
+                let (wf, ef) = (&wg.families[w.family as usize], &eg.families[e.family as usize]);
+                let text = |g: &Group, f: &Fam| {
+                    String::from_utf8_lossy(f.help.map(|h| g.get(h)).unwrap_or_default())
+                        .into_owned()
+                };
+                log::info!(
+                    name = String::from_utf8_lossy(wg.name(wf)).as_ref(),
+                    help = text(wg, wf).as_str(),
+                    other = text(eg, ef).as_str();
+                    "metric families have inconsistent help strings; the most recently pushed one is used"
+                );
             }
         }
         s.held.clear();

@@ -262,6 +262,8 @@ fn consistency_checks() {
     for _ in 0..10 {
         assert!(metrics(a).contains("# HELP hm B\n# TYPE hm untyped\n"));
     }
+    let logged = gw.stderr().matches("inconsistent help strings").count();
+    assert_eq!(logged, 1, "logged once per change:\n{}", gw.stderr());
 
     let r = put(a, "/metrics/job/rl", "rlm{__x=\"1\"} 1\n");
     assert_eq!(r.status, 400);
