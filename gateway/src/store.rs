@@ -142,6 +142,7 @@ pub struct Scratch {
     held: Vec<Arc<Group>>,
     entries: Vec<Entry>,
     merge: Vec<(u64, u32, u32)>,
+    spans: Vec<Entry>,
     stack: Vec<(u32, u32)>,
     /// HELP conflicts of the scrape: a signature, and (winner, other) entries.
     conflicts: (u64, Vec<(Entry, Entry)>),
@@ -556,7 +557,7 @@ impl Store {
     /// when `protobuf`. Allocates only to grow the scratch and `out` past their largest size.
     pub fn scrape(&self, s: &mut Scratch, own_group: &Group, protobuf: bool, out: &mut Vec<u8>) {
         self.hold(s);
-        let Scratch { held, entries, merge, stack, conflicts, .. } = s;
+        let Scratch { held, entries, merge, spans, stack, conflicts, .. } = s;
         conflicts.0 = 0;
         conflicts.1.clear();
         let group = |i: u32| -> &Group {
@@ -652,17 +653,6 @@ impl Store {
                 continue;
             }
             // The series of every family of the winning type, merged and de-duplicated.
-            merge.clear();
-            for e in run.iter().filter(|e| fam(e).kind == kind) {
-                let g = group(e.group);
-                let f = fam(e);
-                for si in f.series.0..f.series.1 {
-                    merge.push((g.series[si as usize].prefix, e.group, si));
-                }
-            }
-            if merge.is_empty() {
-                continue;
-            }
             let key = |&(_, g, si): &(u64, u32, u32)| {
                 let grp = group(g);
                 grp.get(grp.series[si as usize].key)
@@ -673,7 +663,39 @@ impl Store {
                     .then(a.1.cmp(&b.1))
                     .then(a.2.cmp(&b.2))
             };
-            if !merge.is_sorted_by(|a, b| sorted_by(a, b).is_le()) {
+            // Each family's series are sorted. When the families' key ranges do not overlap
+            // (usual: the grouping labels differ), they are laid end to end in the order of
+            // their first keys; otherwise every series is sorted.
+            let at = |e: &Entry, first: bool| {
+                let f = fam(e);
+                let si = if first { f.series.0 } else { f.series.1 - 1 };
+                (group(e.group).series[si as usize].prefix, e.group, si)
+            };
+            spans.clear();
+            spans.extend(
+                run.iter()
+                    .filter(|e| fam(e).kind == kind && fam(e).series.0 < fam(e).series.1)
+                    .copied(),
+            );
+            if !spans.is_sorted_by(|a, b| sorted_by(&at(a, true), &at(b, true)).is_le()) {
+                spans.sort_unstable_by(|a, b| sorted_by(&at(a, true), &at(b, true)));
+            }
+            let disjoint = spans.windows(2).all(|w| {
+                let (last, first) = (at(&w[0], false), at(&w[1], true));
+                (last.0, key(&last)) < (first.0, key(&first))
+            });
+            merge.clear();
+            for e in spans.iter() {
+                let g = group(e.group);
+                let f = fam(e);
+                for si in f.series.0..f.series.1 {
+                    merge.push((g.series[si as usize].prefix, e.group, si));
+                }
+            }
+            if merge.is_empty() {
+                continue;
+            }
+            if !disjoint {
                 merge.sort_unstable_by(sorted_by);
             }
             if matches!(kind, Type::Summary | Type::Histogram | Type::GaugeHistogram) {
@@ -1276,6 +1298,27 @@ mod tests {
         assert!(text.contains("push_time_seconds{instance=\"i\",job=\"a\"} 2\n"));
         push(&st, &op(Kind::Put, &[("job", "b")], "", 4000)).unwrap();
         assert!(!scrape(&st).contains("o{"));
+    }
+
+    #[test]
+    fn disjoint_groups_laid_end_to_end_in_key_order() {
+        let st = Store::new();
+        push(&st, &op(Kind::Put, &[("job", "a"), ("x", "1")], "m{s=\"1\"} 1\nm{s=\"2\"} 2\n", 1))
+            .unwrap();
+        push(&st, &op(Kind::Put, &[("job", "b")], "m{s=\"1\"} 3\nm{s=\"2\"} 4\n", 2)).unwrap();
+        push(&st, &op(Kind::Put, &[("job", "c")], "m{s=\"0\"} 5\n", 3)).unwrap();
+        let text = scrape(&st);
+        let m: Vec<&str> = text.lines().filter(|l| l.starts_with("m{")).collect();
+        assert_eq!(
+            m,
+            [
+                "m{instance=\"\",job=\"b\",s=\"1\"} 3",
+                "m{instance=\"\",job=\"b\",s=\"2\"} 4",
+                "m{instance=\"\",job=\"c\",s=\"0\"} 5",
+                "m{instance=\"\",job=\"a\",s=\"1\",x=\"1\"} 1",
+                "m{instance=\"\",job=\"a\",s=\"2\",x=\"1\"} 2",
+            ]
+        );
     }
 
     #[test]
