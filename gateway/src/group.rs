@@ -145,7 +145,7 @@ pub fn is_synthetic(name: &[u8]) -> bool {
     name == PUSH_TIME.as_bytes() || name == PUSH_FAILURE_TIME.as_bytes()
 }
 
-/// One group; see the module docs. Buffers are kept across [`Group::reset`].
+/// One group; see the module docs. Buffers are kept from one state to the next.
 #[derive(Debug, Default)]
 pub struct Group {
     /// The grouping key as upstream writes it: names sorted, `name FF value FF name ...`.

@@ -1,5 +1,5 @@
 //! The gateway's HTTP routes, as the Pushgateway 1.10.0 lays them out (`main.go`), answered
-//! through the engine's [`serve`](engine::serve) loop.
+//! through the engine's [`engine::serve`] loop.
 //!
 //! Upstream stacks three routers, and each leaves marks on the answers a drop-in must keep:
 //!
