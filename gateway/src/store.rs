@@ -1239,6 +1239,33 @@ fn check(
 }
 
 #[cfg(test)]
+impl Store {
+    /// Whether the index counts exactly the families and series the groups hold.
+    fn index_matches_groups(&self) -> bool {
+        let mut kinds: HashMap<Vec<u8>, [u32; 6]> = HashMap::new();
+        let mut series: HashMap<u64, u32> = HashMap::new();
+        for st in self.stripes.iter() {
+            for g in st.read().values() {
+                for f in &g.families {
+                    kinds.entry(g.name(f).to_vec()).or_default()[f.kind as usize] += 1;
+                    for s in g.family_series(f) {
+                        *series.entry(s.hash).or_default() += 1;
+                    }
+                }
+            }
+        }
+        let mut got_kinds: HashMap<Vec<u8>, [u32; 6]> = HashMap::new();
+        let mut got_series: HashMap<u64, u32> = HashMap::new();
+        for sh in self.shards.iter() {
+            let sh = lock(sh);
+            got_kinds.extend(sh.kinds.iter().map(|(k, v)| (k.to_vec(), *v)));
+            got_series.extend(sh.series.iter().map(|(k, v)| (*k, *v)));
+        }
+        kinds == got_kinds && series == got_series
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::op::Volatile;
@@ -1456,6 +1483,7 @@ mod tests {
                     _ => drop(live.push(&mut s, &journal, &o, checked)),
                 }
             }
+            proptest::prop_assert!(live.index_matches_groups());
             let replayed = Store::new();
             for record in lock(&journal.0).iter() {
                 replayed.apply(&Op::decode(record).unwrap()).unwrap();
@@ -1466,7 +1494,54 @@ mod tests {
             live.snapshot(&mut |o| copy.apply(o).unwrap());
             proptest::prop_assert_eq!(scrape(&copy), scrape(&live));
             proptest::prop_assert_eq!(json(&copy), json(&live));
+            proptest::prop_assert!(replayed.index_matches_groups() && copy.index_matches_groups());
         }
+    }
+
+    #[test]
+    fn concurrent_pushes_deletes_wipes_keep_the_index_exact() {
+        let st = Arc::new(Store::new());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let st = Arc::clone(&st);
+                std::thread::spawn(move || {
+                    let mut s = Scratch::new();
+                    for i in 0..300 {
+                        let job = format!("j{}", (i * 7 + t) % 5);
+                        let body = ["a 1\nb 2\n", "# TYPE a gauge\na 3\n", "c 1\nc 2\n"][i % 3];
+                        let o =
+                            op([Kind::Put, Kind::Post][i % 2], &[("job", &job)], body, i as i64);
+                        match i % 50 {
+                            7 => st
+                                .delete(
+                                    &mut s,
+                                    &Volatile,
+                                    &op(Kind::Delete, &[("job", &job)], "", 0),
+                                )
+                                .unwrap(),
+                            49 if t == 0 => {
+                                st.wipe(&mut s, &Volatile, &op(Kind::Wipe, &[], "", 0)).unwrap()
+                            }
+                            _ => drop(st.push(&mut s, &Volatile, &o, t % 2 == 0)),
+                        }
+                        if i % 10 == 0 {
+                            let mut out = Vec::new();
+                            st.scrape(&mut s, &Group::default(), i % 20 == 0, &mut out);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(st.index_matches_groups());
+        let mut s = Scratch::new();
+        for j in 0..5 {
+            st.delete(&mut s, &Volatile, &op(Kind::Delete, &[("job", &format!("j{j}"))], "", 0))
+                .unwrap();
+        }
+        assert!(st.is_empty() && st.index_matches_groups());
     }
 
     #[test]
