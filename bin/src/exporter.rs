@@ -162,7 +162,7 @@ fn build_info() -> BuildInfo {
 }
 
 /// Go's name for an architecture, as `goarch` labels carry it.
-fn go_arch(rust: &str) -> &str {
+pub(crate) fn go_arch(rust: &str) -> &str {
     match rust {
         "x86_64" => "amd64",
         "x86" => "386",

@@ -1,11 +1,10 @@
 //! `nodegate`: drop-in replacements for Prometheus node_exporter (`nodegate exporter`) and
-//! the Pushgateway, sharing one engine.
+//! the Pushgateway (`nodegate gateway`), sharing one engine.
 
 mod exporter;
 mod flags;
+mod gateway;
 mod logger;
-// Used by `nodegate gateway`, which is wired in separately; until then only tests call it.
-#[allow(dead_code)]
 mod persistence;
 
 use clap::Command;
@@ -31,10 +30,12 @@ fn main() -> ExitCode {
         .about("Prometheus node_exporter and Pushgateway, drop-in and lean")
         .subcommand_required(true)
         .arg_required_else_help(true)
-        .subcommand(exporter::command());
+        .subcommand(exporter::command())
+        .subcommand(gateway::command());
     let matches = cmd.get_matches();
     match matches.subcommand() {
         Some(("exporter", m)) => exporter::run(m),
+        Some(("gateway", m)) => gateway::run(m),
         _ => ExitCode::FAILURE,
     }
 }

@@ -329,28 +329,8 @@ impl Encoder {
         extra: Option<(&str, f64)>,
     ) {
         let f = self.families[family.0 as usize];
-        self.lines.extend_from_slice(&self.heads[f.name.0 as usize..f.name.1 as usize]);
-        self.lines.extend_from_slice(suffix.as_bytes());
-        if !labels.is_empty() || extra.is_some() {
-            let mut sep = b'{';
-            for (name, value) in labels {
-                self.lines.push(sep);
-                self.lines.extend_from_slice(name.as_bytes());
-                self.lines.extend_from_slice(b"=\"");
-                escape_label_value(&mut self.lines, value);
-                self.lines.push(b'"');
-                sep = b',';
-            }
-            if let Some((name, v)) = extra {
-                self.lines.push(sep);
-                self.lines.extend_from_slice(name.as_bytes());
-                self.lines.extend_from_slice(b"=\"");
-                float::write_value(&mut self.lines, v);
-                self.lines.push(b'"');
-            }
-            self.lines.push(b'}');
-        }
-        self.lines.push(b' ');
+        let name = &self.heads[f.name.0 as usize..f.name.1 as usize];
+        write_series(&mut self.lines, name, suffix, labels.iter().copied(), extra);
     }
 
     fn push_metric(&mut self, family: FamilyId, labels: &[Label<'_>], line_start: usize) {
@@ -478,6 +458,43 @@ impl Encoder {
 /// Labels kept on the stack while sorting: node_exporter's widest family, `node_dmi_info`,
 /// has 20. A sample with more (a textfile's) is sorted on the heap.
 const INLINE_LABELS: usize = 20;
+
+/// Writes the start of a sample line, `name` + `suffix` + `{labels[,extra]}` + a blank, as
+/// client_golang's text writer lays it out: labels in the order given (callers sort them by
+/// name), values escaped, the extra label (`quantile` or `le`) last with its value formatted as
+/// a sample value. Braces are left out when there is no label at all. The value and the line
+/// feed are the caller's. Allocates only if `out` must grow.
+pub fn write_series<'l>(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    suffix: &str,
+    labels: impl IntoIterator<Item = Label<'l>>,
+    extra: Option<(&str, f64)>,
+) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(suffix.as_bytes());
+    let mut sep = b'{';
+    for (name, value) in labels {
+        out.push(sep);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"=\"");
+        escape_label_value(out, value);
+        out.push(b'"');
+        sep = b',';
+    }
+    if let Some((name, v)) = extra {
+        out.push(sep);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"=\"");
+        float::write_value(out, v);
+        out.push(b'"');
+        sep = b',';
+    }
+    if sep == b',' {
+        out.push(b'}');
+    }
+    out.push(b' ');
+}
 
 /// `labels` in name order: client_golang sorts a metric's label pairs by name.
 fn sorted<'a>(labels: &[Label<'a>]) -> SmallVec<[Label<'a>; INLINE_LABELS]> {

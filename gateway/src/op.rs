@@ -15,7 +15,8 @@
 //! ```text
 //! u8  version (1)
 //! u8  kind: 1 Put, 2 Post, 3 Delete, 4 Wipe, 5 Failure
-//! u8  body format: 0 text 0.0.4, 1 protobuf-delimited MetricFamily
+//! u8  body format: 0 text 0.0.4, 1 protobuf-delimited MetricFamily, 2 snapshot (see
+//!     `Format::Snapshot`)
 //! i64 time, Unix milliseconds: the push time (push_time_seconds, family timestamps) or, for
 //!     Failure, the failure time
 //! u32 number of grouping labels, then per label: u32 name length, name, u32 value length,
@@ -52,6 +53,11 @@ pub enum Format {
     Text,
     /// Varint-length-delimited protobuf `io.prometheus.client.MetricFamily` messages.
     Protobuf,
+    /// A group as [`Store::snapshot`](crate::store::Store::snapshot) writes it: protobuf as
+    /// above, every family carrying its push time (field 1000, Unix milliseconds), and the
+    /// two push-time gauges included with their exact values (field 1001, milliseconds).
+    /// Only the store writes it; live pushes are never read this way.
+    Snapshot,
 }
 
 /// A grouping label: name and value, raw bytes.
@@ -116,6 +122,7 @@ impl<'a> Op<'a> {
         out.push(match self.format {
             Format::Text => 0,
             Format::Protobuf => 1,
+            Format::Snapshot => 2,
         });
         out.extend_from_slice(&self.time_ms.to_le_bytes());
         put_len(out, self.labels.len());
@@ -147,6 +154,7 @@ impl<'a> Op<'a> {
         let format = match r.u8()? {
             0 => Format::Text,
             1 => Format::Protobuf,
+            2 => Format::Snapshot,
             b => return Err(DecodeError::Format(b)),
         };
         let time_ms = i64::from_le_bytes(r.array()?);
@@ -272,6 +280,7 @@ mod tests {
             (0, 9, DecodeError::Version(9)),
             (1, 7, DecodeError::Kind(7)),
             (2, 3, DecodeError::Format(3)),
+            (2, 7, DecodeError::Format(7)),
         ] {
             let mut bad = good.clone();
             bad[at] = byte;

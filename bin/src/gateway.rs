@@ -1,0 +1,235 @@
+//! `nodegate gateway`: the Pushgateway's command line (v1.10.0's flags, names and defaults),
+//! then the gateway served over HTTP, its state recovered from and kept durable in
+//! `--persistence.file`.
+
+use crate::flags::{bool_flag, bool_value, value_flag};
+use crate::logger;
+use crate::persistence;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use engine::serve::{self, Server};
+use gateway::handler::{route_prefix, Config, Gateway};
+use gateway::own::BuildInfo;
+use gateway::store::Store;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Largest request body accepted (upstream has no limit).
+const MAX_BODY: usize = 64 << 20;
+
+/// The subcommand and its flags.
+pub fn command() -> Command {
+    Command::new("gateway")
+        .about("Accept pushed metrics and serve them as the Prometheus Pushgateway does")
+        .version(crate::VERSION)
+        .arg(
+            Arg::new("web.listen-address")
+                .long("web.listen-address")
+                .help("Addresses on which to expose metrics and web interface. Repeatable for multiple addresses. [default: :9091]")
+                .action(ArgAction::Append)
+                .value_parser(|s: &str| serve::resolve_listen_address(s).map(|_| s.to_owned())),
+        )
+        .arg(value_flag("web.telemetry-path", "Path under which to expose metrics.", "/metrics"))
+        .arg(value_flag(
+            "web.external-url",
+            "The URL under which the Pushgateway is externally reachable.",
+            "",
+        ))
+        .arg(value_flag(
+            "web.route-prefix",
+            "Prefix for the internal routes of web endpoints. Defaults to the path of --web.external-url.",
+            "",
+        ))
+        .args(bool_flag("web.enable-lifecycle", "Enable shutdown via HTTP request."))
+        .args(bool_flag("web.enable-admin-api", "Enable API endpoints for admin control actions."))
+        .args(bool_flag(
+            "push.disable-consistency-check",
+            "Do not check consistency of pushed metrics. DANGEROUS.",
+        ))
+        .args(persistence::args())
+        .arg(
+            value_flag("log.level", "Only log messages with the given severity or above.", "info")
+                .value_parser(["debug", "info", "warn", "error"]),
+        )
+        .arg(
+            value_flag("log.format", "Output format of log messages.", "logfmt")
+                .value_parser(["logfmt", "json"]),
+        )
+}
+
+/// The path of a URL as Go's `url.Parse` gives it: after `scheme://host`, or the whole value
+/// when it has no scheme.
+fn url_path(url: &str) -> &str {
+    match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| {
+            let p = &rest[i..];
+            p.split(['?', '#']).next().unwrap_or(p)
+        }),
+        None => url.split(['?', '#']).next().unwrap_or(url),
+    }
+}
+
+/// Runs the gateway until SIGTERM, SIGINT or `/-/quit`.
+pub fn run(m: &ArgMatches) -> ExitCode {
+    let s = |name: &str| m.get_one::<String>(name).cloned().unwrap_or_default();
+    // A flag's text as given (or defaulted), for flags parsed into other types.
+    let raw = |name: &str| {
+        m.get_raw(name)
+            .and_then(|mut v| v.next())
+            .map(|v| v.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let level = logger::parse_level(&s("log.level")).unwrap_or(log::LevelFilter::Info);
+    let format = logger::parse_format(&s("log.format")).unwrap_or(logger::Format::Logfmt);
+    logger::init(level, format);
+
+    let external = s("web.external-url");
+    let prefix = route_prefix(&s("web.route-prefix"), url_path(&external));
+    let mut telemetry = format!("{prefix}{}", s("web.telemetry-path"));
+    if !telemetry.starts_with('/') {
+        telemetry.insert(0, '/');
+    }
+    let addrs: Vec<String> = match m.get_many::<String>("web.listen-address") {
+        Some(v) => v.cloned().collect(),
+        None => vec![":9091".to_owned()],
+    };
+    let lifecycle = bool_value(m, "web.enable-lifecycle", false);
+    let admin = bool_value(m, "web.enable-admin-api", false);
+    let unchecked = bool_value(m, "push.disable-consistency-check", false);
+    let flag = |b: bool| if b { "true" } else { "false" }.to_owned();
+    let flags = vec![
+        ("log.format".to_owned(), s("log.format")),
+        ("log.level".to_owned(), s("log.level")),
+        ("persistence.file".to_owned(), s("persistence.file")),
+        ("persistence.interval".to_owned(), raw("persistence.interval")),
+        ("push.disable-consistency-check".to_owned(), flag(unchecked)),
+        ("web.enable-admin-api".to_owned(), flag(admin)),
+        ("web.enable-lifecycle".to_owned(), flag(lifecycle)),
+        ("web.external-url".to_owned(), external.clone()),
+        ("web.listen-address".to_owned(), addrs.join(",")),
+        ("web.route-prefix".to_owned(), prefix.clone()),
+        ("web.telemetry-path".to_owned(), s("web.telemetry-path")),
+    ];
+    let toolchain = env!("NODEGATE_TOOLCHAIN");
+    let cfg = Config {
+        route_prefix: prefix.clone(),
+        telemetry_path: telemetry,
+        lifecycle,
+        admin,
+        checked: !unchecked,
+        flags,
+        build: BuildInfo {
+            branch: env!("NODEGATE_BRANCH").to_owned(),
+            goarch: crate::exporter::go_arch(std::env::consts::ARCH).to_owned(),
+            goos: std::env::consts::OS.to_owned(),
+            goversion: toolchain.to_owned(),
+            revision: env!("NODEGATE_REVISION").to_owned(),
+            tags: String::new(),
+            version: crate::VERSION_SHORT.to_owned(),
+        },
+        build_status: vec![
+            ("branch".to_owned(), env!("NODEGATE_BRANCH").to_owned()),
+            ("buildDate".to_owned(), String::new()),
+            ("buildUser".to_owned(), String::new()),
+            ("goVersion".to_owned(), toolchain.to_owned()),
+            ("revision".to_owned(), env!("NODEGATE_REVISION").to_owned()),
+            ("version".to_owned(), crate::VERSION_SHORT.to_owned()),
+        ],
+    };
+    log::info!(version = crate::VERSION_SHORT, toolchain = toolchain; "starting pushgateway");
+    log::debug!(url = external.as_str(); "external URL");
+    log::debug!(path = prefix.as_str(); "path prefix for internal routing");
+
+    let mut listen = Vec::new();
+    for a in &addrs {
+        match serve::resolve_listen_address(a) {
+            Ok(v) => listen.extend(v),
+            Err(e) => {
+                log::error!(err:% = e; "invalid --web.listen-address");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let store = Arc::new(Store::new());
+    let replay = |op: &gateway::op::Op<'_>| {
+        if let Err(e) = store.apply(op) {
+            log::warn!(err:% = e; "a persisted change could not be applied; skipped");
+        }
+    };
+    let snapshot = {
+        let store = Arc::clone(&store);
+        move |emit: &mut dyn FnMut(&gateway::op::Op<'_>)| store.snapshot(&mut |op| emit(op))
+    };
+    let durable = match persistence::start(m, replay, snapshot) {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!(err:% = e; "cannot start persistence");
+            return ExitCode::FAILURE;
+        }
+    };
+    let r = &durable.report;
+    log::info!(
+        snapshot_ops = r.snapshot_ops,
+        log_ops = r.log_ops,
+        damaged_files = r.damage.len();
+        "state restored"
+    );
+    if let Some(from) = &r.migrated_from {
+        log::info!(kept_as:% = from.display(); "imported a Pushgateway persistence file");
+    }
+    let gateway = Arc::new(Gateway::new(cfg, Arc::clone(&store), Arc::clone(&durable.journal)));
+    let server_cfg = serve::Config {
+        listen,
+        max_body: MAX_BODY,
+        handle_signals: true,
+        ..serve::Config::default()
+    };
+    let server = match Server::bind(server_cfg, Arc::clone(&gateway)) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!(err:% = e, address = addrs.join(","); "cannot listen (--web.listen-address)");
+            return ExitCode::FAILURE;
+        }
+    };
+    gateway.set_stopper(server.stopper());
+    let code = match server.run() {
+        Ok(()) => {
+            log::info!("HTTP server stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            log::error!(err:% = e; "HTTP server stopped");
+            ExitCode::FAILURE
+        }
+    };
+    // No more writes can arrive: the final snapshot.
+    durable.shutdown();
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_paths() {
+        assert_eq!(url_path(""), "");
+        assert_eq!(url_path("http://example.com"), "");
+        assert_eq!(url_path("http://example.com/pgw/?x=1"), "/pgw/");
+        assert_eq!(url_path("/pgw"), "/pgw");
+    }
+
+    #[test]
+    fn flags_parse() {
+        let m = command()
+            .try_get_matches_from([
+                "gateway",
+                "--web.enable-admin-api",
+                "--push.disable-consistency-check=false",
+                "--web.route-prefix=/pgw",
+            ])
+            .unwrap();
+        assert!(bool_value(&m, "web.enable-admin-api", false));
+        assert!(!bool_value(&m, "push.disable-consistency-check", true));
+        assert_eq!(m.get_one::<String>("web.route-prefix").unwrap(), "/pgw");
+    }
+}

@@ -1,0 +1,735 @@
+//! One group's state, pre-encoded: for every family its name, HELP, type and push time, and
+//! for every series its sort key, its text lines and its protobuf `Metric` message, all in one
+//! byte arena. A scrape copies these bytes; nothing is formatted at scrape time.
+//!
+//! # Series keys
+//! A series' key orders it as client_golang's registry orders metrics within a family (by
+//! number of labels, then by label values in label-name order) and then by label names, so
+//! that equal keys mean equal series: a `u16` label count, then each value, then each name,
+//! each followed by `00 00` with a NUL inside written `00 FF`, so that plain byte order of
+//! whole keys compares the parts one by one.
+
+use crate::proto::{self, FieldValue, Reader};
+use engine::encode::{self, escape_help};
+use engine::float;
+use smallvec::SmallVec;
+use std::hash::Hasher;
+
+/// A range of a group's arena.
+pub(crate) type Span = (u32, u32);
+
+/// A family's type, numbered as `metrics.proto`'s `MetricType`.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Ord, PartialOrd)]
+pub enum Type {
+    /// `COUNTER`
+    Counter = 0,
+    /// `GAUGE`
+    Gauge = 1,
+    /// `SUMMARY`
+    Summary = 2,
+    /// `UNTYPED`
+    Untyped = 3,
+    /// `HISTOGRAM`
+    Histogram = 4,
+    /// `GAUGE_HISTOGRAM`: kept and served in protobuf; text format 0.0.4 cannot write it.
+    GaugeHistogram = 5,
+}
+
+impl Type {
+    /// All types, by number.
+    pub const ALL: [Type; 6] = [
+        Type::Counter,
+        Type::Gauge,
+        Type::Summary,
+        Type::Untyped,
+        Type::Histogram,
+        Type::GaugeHistogram,
+    ];
+
+    /// The type numbered `n` in `metrics.proto`.
+    pub fn from_number(n: u64) -> Option<Type> {
+        Type::ALL.get(usize::try_from(n).ok()?).copied()
+    }
+
+    /// The name Go's `MetricType.String()` gives.
+    pub fn upper(self) -> &'static str {
+        match self {
+            Type::Counter => "COUNTER",
+            Type::Gauge => "GAUGE",
+            Type::Summary => "SUMMARY",
+            Type::Untyped => "UNTYPED",
+            Type::Histogram => "HISTOGRAM",
+            Type::GaugeHistogram => "GAUGE_HISTOGRAM",
+        }
+    }
+
+    /// The `Metric` field that carries a value of this type.
+    pub fn field(self) -> u32 {
+        match self {
+            Type::Gauge => 2,
+            Type::Counter => 3,
+            Type::Summary => 4,
+            Type::Untyped => 5,
+            Type::Histogram | Type::GaugeHistogram => 7,
+        }
+    }
+
+    /// The word of a `# TYPE` line; `None` for gauge histograms.
+    pub fn text(self) -> Option<&'static str> {
+        match self {
+            Type::Counter => Some("counter"),
+            Type::Gauge => Some("gauge"),
+            Type::Summary => Some("summary"),
+            Type::Untyped => Some("untyped"),
+            Type::Histogram => Some("histogram"),
+            Type::GaugeHistogram => None,
+        }
+    }
+
+    /// The `Metric` field name Go's text rendering of a message uses.
+    pub fn field_name(self) -> &'static str {
+        match self {
+            Type::Gauge => "gauge",
+            Type::Counter => "counter",
+            Type::Summary => "summary",
+            Type::Untyped => "untyped",
+            Type::Histogram | Type::GaugeHistogram => "histogram",
+        }
+    }
+}
+
+/// A family as stored.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fam {
+    pub name: Span,
+    /// HELP as pushed, unescaped; `None` without one.
+    pub help: Option<Span>,
+    pub kind: Type,
+    /// When the push that wrote it was received, Unix milliseconds.
+    pub time_ms: i64,
+    /// Its series, within `Group::series`.
+    pub series: (u32, u32),
+    /// Family-level fields kept as pushed (unit, unknown fields), protobuf-encoded.
+    pub extra: Span,
+    /// Written by the change being built (not carried over from the group's previous state).
+    pub fresh: bool,
+}
+
+/// A series (client_golang's `Metric`) as stored.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ser {
+    /// The key's first eight bytes, big-endian: settles most comparisons.
+    pub prefix: u64,
+    pub key: Span,
+    pub text: Span,
+    /// The `Metric` message, without its field key and length.
+    pub proto: Span,
+    /// Identity of the series across the store: family name and labels.
+    pub hash: u64,
+}
+
+/// Metric name of the push-success gauge every group has.
+pub const PUSH_TIME: &str = "push_time_seconds";
+/// Metric name of the push-failure gauge every group has.
+pub const PUSH_FAILURE_TIME: &str = "push_failure_time_seconds";
+/// HELP of [`PUSH_TIME`].
+pub const PUSH_TIME_HELP: &str =
+    "Last Unix time when changing this group in the Pushgateway succeeded.";
+/// HELP of [`PUSH_FAILURE_TIME`].
+pub const PUSH_FAILURE_TIME_HELP: &str =
+    "Last Unix time when changing this group in the Pushgateway failed.";
+
+/// Whether `name` is one of the two gauges the gateway keeps for every group (a pushed family
+/// of that name is dropped: the gateway's values always win).
+pub fn is_synthetic(name: &[u8]) -> bool {
+    name == PUSH_TIME.as_bytes() || name == PUSH_FAILURE_TIME.as_bytes()
+}
+
+/// One group; see the module docs. Buffers are kept from one state to the next.
+#[derive(Debug, Default)]
+pub struct Group {
+    /// The grouping key as upstream writes it: names sorted, `name FF value FF name ...`.
+    pub(crate) key: Vec<u8>,
+    /// The grouping labels, within `key`.
+    pub(crate) labels: SmallVec<[(Span, Span); 8]>,
+    /// Value of `push_time_seconds` (0: never) and that family's time.
+    pub(crate) push_ms: i64,
+    pub(crate) push_family_ms: i64,
+    /// Value of `push_failure_time_seconds` (0: never) and that family's time.
+    pub(crate) fail_ms: i64,
+    pub(crate) fail_family_ms: i64,
+    pub(crate) arena: Vec<u8>,
+    /// Sorted by name, names unique.
+    pub(crate) families: Vec<Fam>,
+    pub(crate) series: Vec<Ser>,
+}
+
+/// Label as the builder takes it: name (a valid label name) and raw value.
+pub(crate) type Label<'a> = (&'a [u8], &'a [u8]);
+
+impl Group {
+    /// Clears the group and sets its grouping key. Keeps every buffer.
+    pub(crate) fn reset<'l>(&mut self, labels: impl Iterator<Item = Label<'l>>) {
+        self.key.clear();
+        self.labels.clear();
+        for (n, v) in labels {
+            if !self.key.is_empty() {
+                self.key.push(0xff);
+            }
+            let n0 = self.key.len() as u32;
+            self.key.extend_from_slice(n);
+            let n1 = self.key.len() as u32;
+            self.key.push(0xff);
+            let v0 = self.key.len() as u32;
+            self.key.extend_from_slice(v);
+            self.labels.push(((n0, n1), (v0, self.key.len() as u32)));
+        }
+        self.push_ms = 0;
+        self.push_family_ms = 0;
+        self.fail_ms = 0;
+        self.fail_family_ms = 0;
+        self.arena.clear();
+        self.families.clear();
+        self.series.clear();
+    }
+
+    /// The grouping labels, sorted by name.
+    pub fn labels(&self) -> impl ExactSizeIterator<Item = Label<'_>> + Clone + '_ {
+        self.labels.iter().map(|&(n, v)| (get(&self.key, n), get(&self.key, v)))
+    }
+
+    /// The grouping key bytes (`name FF value FF ...`).
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    pub(crate) fn get(&self, s: Span) -> &[u8] {
+        get(&self.arena, s)
+    }
+
+    pub(crate) fn name(&self, f: &Fam) -> &[u8] {
+        self.get(f.name)
+    }
+
+    pub(crate) fn family_series(&self, f: &Fam) -> &[Ser] {
+        &self.series[f.series.0 as usize..f.series.1 as usize]
+    }
+
+    /// Starts a family; series follow through [`Group::add_series`], then
+    /// [`Group::end_family`]. `help` is unescaped.
+    pub(crate) fn begin_family(
+        &mut self,
+        name: &[u8],
+        help: Option<&[u8]>,
+        kind: Type,
+        time_ms: i64,
+        extra: &[u8],
+    ) {
+        let name = self.put(name);
+        let help = help.map(|h| self.put(h));
+        let extra = self.put(extra);
+        let at = self.series.len() as u32;
+        self.families.push(Fam { name, help, kind, time_ms, series: (at, at), extra, fresh: true });
+    }
+
+    /// Appends raw protobuf fields to the open family's kept fields; only before its first
+    /// series.
+    pub(crate) fn append_extra(&mut self, raw: &[u8]) {
+        let Some(fam) = self.families.last_mut() else { return };
+        if fam.series.0 != fam.series.1 || fam.extra.1 as usize != self.arena.len() {
+            return;
+        }
+        self.arena.extend_from_slice(raw);
+        fam.extra.1 = self.arena.len() as u32;
+    }
+
+    fn put(&mut self, b: &[u8]) -> Span {
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(b);
+        (start, self.arena.len() as u32)
+    }
+
+    /// Adds a series to the open family: `labels` sorted by name, `text` writes its lines and
+    /// `proto` its `Metric` fields after the labels.
+    pub(crate) fn add_series(
+        &mut self,
+        labels: &[Label<'_>],
+        text: impl FnOnce(&mut Vec<u8>),
+        proto_value: impl FnOnce(&mut Vec<u8>),
+    ) {
+        let Some(fam) = self.families.last_mut() else { return };
+        fam.series.1 += 1;
+        let name = fam.name;
+        let k0 = self.arena.len() as u32;
+        write_key(&mut self.arena, labels);
+        let k1 = self.arena.len() as u32;
+        text(&mut self.arena);
+        let t1 = self.arena.len() as u32;
+        write_labels_proto(&mut self.arena, labels);
+        proto_value(&mut self.arena);
+        let p1 = self.arena.len() as u32;
+        let key = get(&self.arena, (k0, k1));
+        let hash = series_hash(get(&self.arena, name), key);
+        self.series.push(Ser {
+            prefix: prefix(key),
+            key: (k0, k1),
+            text: (k1, t1),
+            proto: (t1, p1),
+            hash,
+        });
+    }
+
+    /// Closes the open family: sorts its series by key and returns the first duplicate, if any
+    /// (duplicates are kept, the first pushed first).
+    pub(crate) fn end_family(&mut self) -> Option<Ser> {
+        let fam = *self.families.last()?;
+        let Group { arena, series, .. } = self;
+        let s = &mut series[fam.series.0 as usize..fam.series.1 as usize];
+        let before = |a: &Ser, b: &Ser| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| get(arena, a.key).cmp(get(arena, b.key)))
+                .then(a.proto.0.cmp(&b.proto.0))
+        };
+        if !s.is_sorted_by(|a, b| before(a, b).is_le()) {
+            // Unstable, in place, without allocating; the arena offset keeps push order
+            // among equal keys.
+            s.sort_unstable_by(before);
+        }
+        s.windows(2)
+            .find(|w| w[0].prefix == w[1].prefix && get(arena, w[0].key) == get(arena, w[1].key))
+            .map(|w| w[1])
+    }
+
+    /// Adds the two push-time gauges with the group's current values.
+    pub(crate) fn add_synthetic(&mut self) {
+        for (name, help, value_ms, family_ms) in [
+            (PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, self.fail_ms, self.fail_family_ms),
+            (PUSH_TIME, PUSH_TIME_HELP, self.push_ms, self.push_family_ms),
+        ] {
+            self.begin_family(name.as_bytes(), Some(help.as_bytes()), Type::Gauge, family_ms, b"");
+            // The grouping labels plus `instance=""` when the key has no instance.
+            let key = std::mem::take(&mut self.key);
+            let mut labels: SmallVec<[Label<'_>; 10]> =
+                self.labels.iter().map(|&(n, v)| (get(&key, n), get(&key, v))).collect();
+            if !labels.iter().any(|(n, _)| *n == b"instance") {
+                let at = labels.partition_point(|(n, _)| *n < &b"instance"[..]);
+                labels.insert(at, (b"instance", b""));
+            }
+            let v = value_ms as f64 / 1e3;
+            self.add_series(
+                &labels,
+                |out| text_simple(out, name.as_bytes(), &labels, v),
+                |out| simple_proto(out, Type::Gauge, v),
+            );
+            drop(labels);
+            self.key = key;
+            self.end_family();
+        }
+    }
+
+    /// Sorts families by name. Names must be unique.
+    pub(crate) fn sort_families(&mut self) {
+        let Group { arena, families, .. } = self;
+        if !families.is_sorted_by(|a, b| get(arena, a.name) <= get(arena, b.name)) {
+            families.sort_unstable_by(|a, b| get(arena, a.name).cmp(get(arena, b.name)));
+        }
+    }
+
+    /// The family named `name`, by binary search.
+    pub(crate) fn find(&self, name: &[u8]) -> Option<&Fam> {
+        let i = self.families.binary_search_by(|f| self.get(f.name).cmp(name)).ok()?;
+        self.families.get(i)
+    }
+
+    /// Copies family `f` of `from` (with its series) into this group.
+    pub(crate) fn copy_family(&mut self, from: &Group, f: &Fam) {
+        let base = self.arena.len() as i64 - i64::from(f.name.0);
+        let lo = f.name.0;
+        // A family's bytes are contiguous (name, help, kept fields, then its series in push
+        // order); sorting reordered the series records, not the bytes.
+        let hi = from.family_series(f).iter().map(|s| s.proto.1).fold(f.extra.1, u32::max);
+        self.arena.extend_from_slice(get(&from.arena, (lo, hi)));
+        let shift = |s: Span| ((i64::from(s.0) + base) as u32, (i64::from(s.1) + base) as u32);
+        let at = self.series.len() as u32;
+        for s in from.family_series(f) {
+            self.series.push(Ser {
+                key: shift(s.key),
+                text: shift(s.text),
+                proto: shift(s.proto),
+                ..*s
+            });
+        }
+        self.families.push(Fam {
+            name: shift(f.name),
+            help: f.help.map(shift),
+            extra: shift(f.extra),
+            series: (at, self.series.len() as u32),
+            fresh: false,
+            ..*f
+        });
+    }
+}
+
+fn get(buf: &[u8], s: Span) -> &[u8] {
+    buf.get(s.0 as usize..s.1 as usize).unwrap_or_default()
+}
+
+/// The first eight bytes of a key, big-endian and zero-padded.
+pub(crate) fn prefix(key: &[u8]) -> u64 {
+    let mut p = [0u8; 8];
+    let n = key.len().min(8);
+    p[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(p)
+}
+
+/// A series' identity: family name and key (which holds every label name and value).
+pub(crate) fn series_hash(name: &[u8], key: &[u8]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(name);
+    h.write_u8(0xff);
+    h.write(key);
+    h.finish()
+}
+
+fn push_key_part(key: &mut Vec<u8>, mut v: &[u8]) {
+    while let Some(i) = memchr::memchr(0, v) {
+        key.extend_from_slice(&v[..=i]);
+        key.push(0xff);
+        v = &v[i + 1..];
+    }
+    key.extend_from_slice(v);
+    key.extend_from_slice(&[0, 0]);
+}
+
+/// Writes a series key for `labels` (sorted by name); see the module docs.
+pub(crate) fn write_key(out: &mut Vec<u8>, labels: &[Label<'_>]) {
+    out.extend_from_slice(&u16::try_from(labels.len()).unwrap_or(u16::MAX).to_be_bytes());
+    for (_, v) in labels {
+        push_key_part(out, v);
+    }
+    for (n, _) in labels {
+        push_key_part(out, n);
+    }
+}
+
+fn write_labels_proto(out: &mut Vec<u8>, labels: &[Label<'_>]) {
+    for (n, v) in labels {
+        proto::put_key(out, 1, proto::LEN);
+        proto::put_varint(
+            out,
+            (proto::varint_len(n.len() as u64)
+                + n.len()
+                + 2
+                + proto::varint_len(v.len() as u64)
+                + v.len()) as u64,
+        );
+        proto::put_bytes(out, 1, n);
+        proto::put_bytes(out, 2, v);
+    }
+}
+
+/// Label names are checked to be ASCII before anything is encoded.
+fn as_str(n: &[u8]) -> &str {
+    std::str::from_utf8(n).unwrap_or_default()
+}
+
+fn labels_iter<'a>(labels: &'a [Label<'a>]) -> impl Iterator<Item = encode::Label<'a>> + 'a {
+    labels.iter().map(|&(n, v)| (as_str(n), v))
+}
+
+/// The line of a counter, gauge or untyped sample.
+pub(crate) fn text_simple(out: &mut Vec<u8>, name: &[u8], labels: &[Label<'_>], v: f64) {
+    encode::write_series(out, name, "", labels_iter(labels), None);
+    float::write_value(out, v);
+    out.push(b'\n');
+}
+
+/// A summary's lines: quantiles in order, `_sum`, `_count`.
+pub(crate) fn text_summary(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    labels: &[Label<'_>],
+    quantiles: impl Iterator<Item = (f64, f64)>,
+    sum: f64,
+    count: u64,
+) {
+    for (q, v) in quantiles {
+        encode::write_series(out, name, "", labels_iter(labels), Some(("quantile", q)));
+        float::write_value(out, v);
+        out.push(b'\n');
+    }
+    sum_count(out, name, labels, sum, count);
+}
+
+/// A histogram's lines: buckets in order, `+Inf` if none was given, `_sum`, `_count`.
+pub(crate) fn text_histogram(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    labels: &[Label<'_>],
+    buckets: impl Iterator<Item = (f64, u64)>,
+    sum: f64,
+    count: u64,
+) {
+    let mut inf = false;
+    for (le, n) in buckets {
+        encode::write_series(out, name, "_bucket", labels_iter(labels), Some(("le", le)));
+        float::write_u64(out, n);
+        out.push(b'\n');
+        inf |= le == f64::INFINITY;
+    }
+    if !inf {
+        encode::write_series(
+            out,
+            name,
+            "_bucket",
+            labels_iter(labels),
+            Some(("le", f64::INFINITY)),
+        );
+        float::write_u64(out, count);
+        out.push(b'\n');
+    }
+    sum_count(out, name, labels, sum, count);
+}
+
+fn sum_count(out: &mut Vec<u8>, name: &[u8], labels: &[Label<'_>], sum: f64, count: u64) {
+    encode::write_series(out, name, "_sum", labels_iter(labels), None);
+    float::write_value(out, sum);
+    out.push(b'\n');
+    encode::write_series(out, name, "_count", labels_iter(labels), None);
+    float::write_u64(out, count);
+    out.push(b'\n');
+}
+
+/// The `Metric` value field of a counter, gauge or untyped sample.
+pub(crate) fn simple_proto(out: &mut Vec<u8>, kind: Type, v: f64) {
+    proto::put_key(out, kind.field(), proto::LEN);
+    out.push(9);
+    proto::put_f64(out, 1, v);
+}
+
+/// A summary's `Metric` field.
+pub(crate) fn summary_proto(
+    out: &mut Vec<u8>,
+    count: u64,
+    sum: f64,
+    quantiles: impl Iterator<Item = (f64, f64)>,
+) {
+    let at = proto::begin_nested(out, Type::Summary.field());
+    proto::put_uvarint(out, 1, count);
+    proto::put_f64(out, 2, sum);
+    for (q, v) in quantiles {
+        proto::put_key(out, 3, proto::LEN);
+        out.push(18);
+        proto::put_f64(out, 1, q);
+        proto::put_f64(out, 2, v);
+    }
+    proto::end_nested(out, at);
+}
+
+/// A classic histogram's `Metric` field.
+pub(crate) fn histogram_proto(
+    out: &mut Vec<u8>,
+    kind: Type,
+    count: u64,
+    sum: f64,
+    buckets: impl Iterator<Item = (f64, u64)>,
+) {
+    let at = proto::begin_nested(out, kind.field());
+    proto::put_uvarint(out, 1, count);
+    proto::put_f64(out, 2, sum);
+    for (le, n) in buckets {
+        let b = proto::begin_nested(out, 3);
+        proto::put_uvarint(out, 1, n);
+        proto::put_f64(out, 2, le);
+        proto::end_nested(out, b);
+    }
+    proto::end_nested(out, at);
+}
+
+/// Numbers read back from value sub-messages, for text lines and the JSON API. Several
+/// occurrences of a sub-message merge as protobuf merges them: scalars last-wins, repeated
+/// fields appended.
+#[derive(Debug, Default)]
+pub(crate) struct Values {
+    pub value: f64,
+    pub count: u64,
+    pub count_float: f64,
+    pub sum: f64,
+    /// Quantiles (quantile, value) or buckets (upper bound, count as u64 bits or float).
+    pub points: SmallVec<[(f64, u64, f64); 16]>,
+    /// Whether the histogram has native-histogram spans.
+    pub native: bool,
+}
+
+impl Values {
+    /// Reads every sub-message in `subs` (raw `Metric` fields of the value's type).
+    pub(crate) fn read<'a>(&mut self, kind: Type, subs: impl Iterator<Item = &'a [u8]>) {
+        // Field by field, so that `points` keeps its buffer once it has spilled.
+        self.value = 0.0;
+        self.count = 0;
+        self.count_float = 0.0;
+        self.sum = 0.0;
+        self.points.clear();
+        self.native = false;
+        for sub in subs {
+            let mut r = Reader::new(sub);
+            while let Ok(Some(f)) = r.next_field() {
+                match (kind, f.number, f.value) {
+                    (Type::Counter | Type::Gauge | Type::Untyped, 1, FieldValue::Fixed64(b)) => {
+                        self.value = f64::from_bits(b)
+                    }
+                    (
+                        Type::Summary | Type::Histogram | Type::GaugeHistogram,
+                        1,
+                        FieldValue::Varint(n),
+                    ) => self.count = n,
+                    (
+                        Type::Summary | Type::Histogram | Type::GaugeHistogram,
+                        2,
+                        FieldValue::Fixed64(b),
+                    ) => self.sum = f64::from_bits(b),
+                    (Type::Histogram | Type::GaugeHistogram, 4, FieldValue::Fixed64(b)) => {
+                        self.count_float = f64::from_bits(b)
+                    }
+                    (Type::Histogram | Type::GaugeHistogram, 9 | 12, _) => self.native = true,
+                    (Type::Summary, 3, FieldValue::Bytes(q)) => {
+                        let (mut qv, mut v) = (0.0, 0.0);
+                        let mut r = Reader::new(q);
+                        while let Ok(Some(f)) = r.next_field() {
+                            match (f.number, f.value.f64()) {
+                                (1, Some(x)) => qv = x,
+                                (2, Some(x)) => v = x,
+                                _ => {}
+                            }
+                        }
+                        self.points.push((qv, 0, v));
+                    }
+                    (Type::Histogram | Type::GaugeHistogram, 3, FieldValue::Bytes(b)) => {
+                        let (mut le, mut n, mut nf) = (0.0, 0, 0.0);
+                        let mut r = Reader::new(b);
+                        while let Ok(Some(f)) = r.next_field() {
+                            match (f.number, f.value) {
+                                (1, FieldValue::Varint(x)) => n = x,
+                                (2, FieldValue::Fixed64(x)) => le = f64::from_bits(x),
+                                (4, FieldValue::Fixed64(x)) => nf = f64::from_bits(x),
+                                _ => {}
+                            }
+                        }
+                        self.points.push((le, n, nf));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Writes `name` plus `help` as a `# HELP` line (escaped) and the `# TYPE` line.
+pub(crate) fn text_head(out: &mut Vec<u8>, name: &[u8], help: Option<&[u8]>, kind: &str) {
+    if let Some(help) = help {
+        out.extend_from_slice(b"# HELP ");
+        out.extend_from_slice(name);
+        out.push(b' ');
+        escape_help(out, help);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"# TYPE ");
+    out.extend_from_slice(name);
+    out.push(b' ');
+    out.extend_from_slice(kind.as_bytes());
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(g: &Group) -> String {
+        let mut out = String::new();
+        for f in &g.families {
+            for s in g.family_series(f) {
+                out.push_str(std::str::from_utf8(g.get(s.text)).unwrap());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn series_sorted_by_count_then_values_then_names() {
+        let mut g = Group::default();
+        g.reset([(&b"job"[..], &b"j"[..])].into_iter());
+        g.begin_family(b"m", None, Type::Gauge, 1, b"");
+        for labels in [
+            &[(&b"a"[..], &b"2"[..]), (b"job", b"j")][..],
+            &[(b"b", b"1"), (b"job", b"j")],
+            &[(b"a", b"1"), (b"job", b"j")],
+            &[(b"job", b"j")],
+        ] {
+            g.add_series(
+                labels,
+                |o| text_simple(o, b"m", labels, 1.0),
+                |o| simple_proto(o, Type::Gauge, 1.0),
+            );
+        }
+        assert!(g.end_family().is_none());
+        assert_eq!(
+            text(&g),
+            "m{job=\"j\"} 1\nm{a=\"1\",job=\"j\"} 1\nm{b=\"1\",job=\"j\"} 1\nm{a=\"2\",job=\"j\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn duplicates_found_first_kept() {
+        let mut g = Group::default();
+        g.reset([(&b"job"[..], &b"j"[..])].into_iter());
+        g.begin_family(b"d", None, Type::Untyped, 1, b"");
+        let labels = [(&b"job"[..], &b"j"[..])];
+        g.add_series(
+            &labels,
+            |o| text_simple(o, b"d", &labels, 1.0),
+            |o| simple_proto(o, Type::Untyped, 1.0),
+        );
+        g.add_series(
+            &labels,
+            |o| text_simple(o, b"d", &labels, 2.0),
+            |o| simple_proto(o, Type::Untyped, 2.0),
+        );
+        assert!(g.end_family().is_some());
+        assert_eq!(text(&g), "d{job=\"j\"} 1\nd{job=\"j\"} 2\n");
+    }
+
+    #[test]
+    fn synthetic_gauges_and_copies() {
+        let mut g = Group::default();
+        g.reset([(&b"a"[..], &b"x\0y"[..]), (b"job", b"j")].into_iter());
+        g.push_ms = 1_700_000_000_123;
+        g.add_synthetic();
+        assert_eq!(
+            text(&g),
+            "push_failure_time_seconds{a=\"x\0y\",instance=\"\",job=\"j\"} 0\n\
+             push_time_seconds{a=\"x\0y\",instance=\"\",job=\"j\"} 1.700000000123e+09\n"
+        );
+        let mut h = Group::default();
+        h.reset(g.labels());
+        for f in g.families.clone() {
+            h.arena.extend_from_slice(b"pad");
+            h.copy_family(&g, &f);
+        }
+        assert_eq!(text(&h), text(&g));
+        assert_eq!(h.find(b"push_time_seconds").map(|f| f.kind), Some(Type::Gauge));
+        assert!(h.find(b"nope").is_none());
+    }
+
+    #[test]
+    fn values_read_back() {
+        let mut out = Vec::new();
+        histogram_proto(&mut out, Type::Histogram, 7, 2.5, [(0.5, 3), (1.0, 7)].into_iter());
+        let mut r = Reader::new(&out);
+        let f = r.next_field().unwrap().unwrap();
+        let mut v = Values::default();
+        v.read(Type::Histogram, [f.value.bytes().unwrap()].into_iter());
+        assert_eq!((v.count, v.sum, v.points.len()), (7, 2.5, 2));
+        assert_eq!(v.points[1], (1.0, 7, 0.0));
+    }
+}
