@@ -18,6 +18,7 @@ Installs Debian's prometheus-node-exporter if it is missing, and builds nodegate
 import argparse
 import http.client
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -104,6 +105,13 @@ class Target:
         self.proc.wait(timeout=10)
 
 
+def defaults_of(argv):
+    """The collectors an exporter enables by default, read from its -h text."""
+    text = subprocess.run(argv + ["-h"], capture_output=True, text=True)
+    words = " ".join((text.stdout + text.stderr).split())
+    return set(re.findall(r"Enable the ([a-z_0-9]+) collector \(default: enabled\)", words))
+
+
 def ensure_node_exporter():
     exe = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if exe:
@@ -119,7 +127,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--scrapes", type=int, default=200, help="scrapes per exporter per round")
-    ap.add_argument("--collectors", default=",".join(DEFAULT_COLLECTORS))
+    ap.add_argument("--collectors", default=",".join(DEFAULT_COLLECTORS),
+                    help="comma-separated list, or 'defaults': every collector both exporters "
+                         "enable by default (Debian's systemd collector left out)")
     ap.add_argument("--nodegate", default=os.path.join(ROOT, "target/release/nodegate"))
     ap.add_argument("--dense", action="store_true", help="read a generated dense host's tree")
     ap.add_argument("--cpus", type=int, default=192)
@@ -131,7 +141,11 @@ def main():
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "nodegate"], cwd=ROOT, check=True)
     upstream = ensure_node_exporter()
     version = subprocess.run([upstream, "--version"], capture_output=True, text=True)
-    collectors = [c for c in args.collectors.split(",") if c]
+    if args.collectors == "defaults":
+        collectors = sorted((defaults_of([args.nodegate, "exporter"])
+                             & defaults_of([upstream])) - {"systemd"})
+    else:
+        collectors = [c for c in args.collectors.split(",") if c]
     textdir = tempfile.mkdtemp(prefix="compare-textfile-")
     common = ["--collector.disable-defaults"] + [f"--collector.{c}" for c in collectors] + [
         f"--collector.textfile.directory={textdir}"]
