@@ -500,6 +500,10 @@ impl Store {
     pub fn snapshot(&self, f: &mut impl FnMut(&Op<'_>)) {
         let mut held: Vec<Arc<Group>> = Vec::new();
         for st in self.stripes.iter() {
+            // Under the writer lock: a change journaled before the snapshot began is applied
+            // by the time its stripe is read. Compaction drops the log segment that held it,
+            // so a snapshot read between its append and its apply would lose it.
+            let _writer = lock(&st.writer);
             held.extend(st.read().values().cloned());
         }
         held.sort_unstable_by(|a, b| a.key.cmp(&b.key));
