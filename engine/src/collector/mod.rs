@@ -340,6 +340,7 @@ pub static REGISTRY: &[Spec] = &[
     stat::SPEC,
     textfile::SPEC,
     time::SPEC,
+    timex::SPEC,
     uname::SPEC,
     vmstat::SPEC,
 ];
@@ -357,6 +358,7 @@ pub mod schedstat;
 pub mod stat;
 pub mod textfile;
 pub mod time;
+pub mod timex;
 pub mod uname;
 pub mod vmstat;
 
