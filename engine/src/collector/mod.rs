@@ -328,6 +328,7 @@ impl Shared {
 
 /// Every collector, sorted by name.
 pub static REGISTRY: &[Spec] = &[
+    btrfs::SPEC,
     cpu::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
@@ -345,6 +346,7 @@ pub static REGISTRY: &[Spec] = &[
     vmstat::SPEC,
 ];
 
+pub mod btrfs;
 pub mod cpu;
 mod device_filter;
 pub mod diskstats;
