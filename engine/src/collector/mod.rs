@@ -332,6 +332,7 @@ pub static REGISTRY: &[Spec] = &[
     cpu::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
+    ethtool::SPEC,
     filefd::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
@@ -351,6 +352,7 @@ pub mod cpu;
 mod device_filter;
 pub mod diskstats;
 pub mod entropy;
+pub mod ethtool;
 pub mod filefd;
 pub mod loadavg;
 pub mod meminfo;
