@@ -470,7 +470,8 @@ fn word_at(bytes: &[u8], i: usize) -> [u8; 4] {
 pub struct PerfEventAttr {
     /// `PERF_TYPE_*`.
     pub type_: u32,
-    size: u32,
+    /// Ignored: [`perf_event_open`] sets it to this struct's size.
+    pub size: u32,
     /// Event within the type.
     pub config: u64,
     /// Sampling period or frequency (unused for counting).

@@ -337,6 +337,7 @@ pub static REGISTRY: &[Spec] = &[
     loadavg::SPEC,
     meminfo::SPEC,
     netdev::SPEC,
+    perf::SPEC,
     pressure::SPEC,
     schedstat::SPEC,
     stat::SPEC,
@@ -357,6 +358,7 @@ pub mod filefd;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netdev;
+pub mod perf;
 pub mod pressure;
 pub mod schedstat;
 pub mod stat;
