@@ -341,6 +341,7 @@ pub static REGISTRY: &[Spec] = &[
     pressure::SPEC,
     schedstat::SPEC,
     stat::SPEC,
+    systemd::SPEC,
     textfile::SPEC,
     time::SPEC,
     timex::SPEC,
@@ -350,6 +351,7 @@ pub static REGISTRY: &[Spec] = &[
 
 pub mod btrfs;
 pub mod cpu;
+mod dbus;
 mod device_filter;
 pub mod diskstats;
 pub mod entropy;
@@ -362,6 +364,7 @@ pub mod perf;
 pub mod pressure;
 pub mod schedstat;
 pub mod stat;
+pub mod systemd;
 pub mod textfile;
 pub mod time;
 pub mod timex;
