@@ -335,6 +335,7 @@ pub static REGISTRY: &[Spec] = &[
     ethtool::SPEC,
     filefd::SPEC,
     loadavg::SPEC,
+    logind::SPEC,
     meminfo::SPEC,
     netdev::SPEC,
     perf::SPEC,
@@ -358,6 +359,7 @@ pub mod entropy;
 pub mod ethtool;
 pub mod filefd;
 pub mod loadavg;
+pub mod logind;
 pub mod meminfo;
 pub mod netdev;
 pub mod perf;
