@@ -123,9 +123,12 @@ impl Encoder {
 
     /// Forgets the previous scrape, keeping every buffer's capacity.
     pub fn clear(&mut self) {
+        let (lines, keys) = (self.lines.len(), self.keys.len());
         self.heads.clear();
         self.lines.clear();
         self.keys.clear();
+        keep_spare(&mut self.lines, 0, lines);
+        keep_spare(&mut self.keys, 0, keys);
         self.families.clear();
         self.metrics.clear();
         self.index.clear();
@@ -374,6 +377,8 @@ impl Encoder {
         let Encoder {
             heads, lines, keys, families, metrics, order, slots, sorting, dropped, ..
         } = self;
+        // At most the lines, each name twice and HELP once, and the header words.
+        keep_spare(out, out.len(), lines.len() + 2 * heads.len() + 32 * families.len());
 
         // Families in byte-wise name order, empty ones left out.
         order.clear();
@@ -494,6 +499,17 @@ pub fn write_series<'l>(
         out.push(b'}');
     }
     out.push(b' ');
+}
+
+/// Makes room in `buf` (holding `len` bytes) for `need` more, with slack: sample values change
+/// length from scrape to scrape (`0` one time, `-1.234567e-06` the next), so a scrape may run a
+/// few bytes past every earlier one. A buffer with less than an eighth to spare grows to twice
+/// `need` at once, while the buffers grow to the host's size, so that such a scrape later
+/// finds the room already there. Growth stays bounded by twice the largest scrape.
+fn keep_spare(buf: &mut Vec<u8>, len: usize, need: usize) {
+    if buf.capacity() - len < need + need / 8 {
+        buf.reserve(2 * need);
+    }
 }
 
 /// `labels` in name order: client_golang sorts a metric's label pairs by name.

@@ -23,6 +23,8 @@
 //! - [`exporter`]: a scrape of the enabled collectors, self-metrics, the HTTP routes.
 //! - [`process`]: the `process_*` self-metrics.
 //! - [`serve`]: HTTP/1.1 on one event loop, handlers on worker threads.
+//! - [`sys`]: the system calls with no safe wrapper elsewhere (`adjtimex`, ethtool, perf and
+//!   btrfs ioctls); the only module allowed `unsafe`.
 //!
 //! Nothing on the scrape path allocates once its buffers have grown to the host's size:
 //! buffers are owned by long-lived structs and cleared, not rebuilt.
@@ -40,5 +42,6 @@ pub mod process;
 pub mod quote;
 pub mod serve;
 pub mod source;
+pub mod sys;
 pub mod textparse;
 pub mod tz;

@@ -338,6 +338,7 @@ pub static REGISTRY: &[Spec] = &[
     arp::SPEC,
     bcache::SPEC,
     bonding::SPEC,
+    btrfs::SPEC,
     buddyinfo::SPEC,
     cgroups::SPEC,
     conntrack::SPEC,
@@ -350,6 +351,7 @@ pub static REGISTRY: &[Spec] = &[
     drm::SPEC,
     edac::SPEC,
     entropy::SPEC,
+    ethtool::SPEC,
     fibrechannel::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
@@ -360,6 +362,7 @@ pub static REGISTRY: &[Spec] = &[
     ksmd::SPEC,
     lnstat::SPEC,
     loadavg::SPEC,
+    logind::SPEC,
     mdadm::SPEC,
     meminfo::SPEC,
     meminfo_numa::SPEC,
@@ -372,6 +375,7 @@ pub static REGISTRY: &[Spec] = &[
     nfsd::SPEC,
     nvme::SPEC,
     os::SPEC,
+    perf::SPEC,
     powersupplyclass::SPEC,
     pressure::SPEC,
     processes::SPEC,
@@ -385,11 +389,13 @@ pub static REGISTRY: &[Spec] = &[
     softnet::SPEC,
     stat::SPEC,
     sysctl::SPEC,
+    systemd::SPEC,
     tapestats::SPEC,
     tcpstat::SPEC,
     textfile::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
+    timex::SPEC,
     udp_queues::SPEC,
     uname::SPEC,
     vmstat::SPEC,
@@ -404,12 +410,14 @@ pub static REGISTRY: &[Spec] = &[
 pub mod arp;
 pub mod bcache;
 pub mod bonding;
+pub mod btrfs;
 pub mod buddyinfo;
 pub mod cgroups;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpu_vulnerabilities;
 pub mod cpufreq;
+mod dbus;
 mod device_filter;
 pub mod diskstats;
 pub mod dmi;
@@ -417,6 +425,7 @@ pub mod drbd;
 pub mod drm;
 pub mod edac;
 pub mod entropy;
+pub mod ethtool;
 pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
@@ -428,6 +437,7 @@ pub mod ipvs;
 pub mod ksmd;
 pub mod lnstat;
 pub mod loadavg;
+pub mod logind;
 pub mod mdadm;
 pub mod meminfo;
 pub mod meminfo_numa;
@@ -441,6 +451,7 @@ pub mod nfsd;
 mod nl;
 pub mod nvme;
 pub mod os;
+pub mod perf;
 pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
@@ -456,11 +467,13 @@ pub mod stat;
 mod sysattr;
 pub mod sysctl;
 mod sysfs;
+pub mod systemd;
 pub mod tapestats;
 pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod timex;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
