@@ -215,6 +215,13 @@ fn main() {
     }
     let live = || config(Paths::default(), Settings::new(), default_collectors());
     check("live host", scrapes("live host", live()));
+    // netclass's other path: two netlink dumps (links, ethtool link modes) and three sysfs
+    // attributes per interface.
+    let mut netclass = Settings::new();
+    netclass.set("collector.netclass.netlink", "true");
+    netclass.set("collector.netclass_rtnl.with-stats", "true");
+    let netclass = config(Paths::default(), netclass, vec!["netclass"]);
+    check("netclass over netlink", scrapes("netclass over netlink", netclass));
     check("live host over HTTP", http_rounds("live host", live()));
     if !failures.is_empty() {
         eprintln!("hot path allocated: {}", failures.join("; "));

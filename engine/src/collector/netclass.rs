@@ -27,8 +27,11 @@
 //! the reading of its attributes is left out of the scrape, where upstream fails the collector
 //! with "no data" for that scrape.
 //!
-//! `--collector.netclass.netlink` and `--collector.netclass_rtnl.with-stats` select
-//! upstream's rtnetlink path; they come with the netlink source.
+//! `--collector.netclass.netlink` selects upstream's other path, over rtnetlink and ethtool
+//! netlink, which reports the same families with some other values and HELP texts; it lives in
+//! the `rtnl` submodule, with `--collector.netclass_rtnl.with-stats`.
+
+mod rtnl;
 
 use super::sysattr;
 use super::{Build, Collector, Error, Flag, FlagKind, ParseError, Spec};
@@ -41,12 +44,15 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Registration. Blocking: `speed` and `duplex` ask the NIC driver, which on some hardware
-/// waits for firmware, and retry while the rtnl lock is held elsewhere.
+/// waits for firmware, and retry while the rtnl lock is held elsewhere; on the netlink path the
+/// ethtool dump asks the driver the same way.
 pub const SPEC: Spec =
     Spec { name: "netclass", default_enabled: true, flags: FLAGS, blocking: true, build };
 
 const IGNORED: &str = "collector.netclass.ignored-devices";
 const INVALID_SPEED: &str = "collector.netclass.ignore-invalid-speed";
+const NETLINK: &str = "collector.netclass.netlink";
+const WITH_STATS: &str = "collector.netclass_rtnl.with-stats";
 
 const FLAGS: &[Flag] = &[
     Flag {
@@ -60,6 +66,21 @@ const FLAGS: &[Flag] = &[
         name: INVALID_SPEED,
         help: "Ignore devices where the speed is invalid. This will be the default behavior in \
                2.x.",
+        kind: FlagKind::Bool,
+        default: "false",
+        aliases: &[],
+    },
+    Flag {
+        // Upstream's help text, which names netdev's source rather than this collector's.
+        name: NETLINK,
+        help: "Use netlink to gather stats instead of /proc/net/dev.",
+        kind: FlagKind::Bool,
+        default: "false",
+        aliases: &[],
+    },
+    Flag {
+        name: WITH_STATS,
+        help: "Expose the statistics for each network device, replacing netdev collector.",
         kind: FlagKind::Bool,
         default: "false",
         aliases: &[],
@@ -106,6 +127,9 @@ fn build(b: &Build<'_>) -> Result<Box<dyn Collector>, String> {
     // Compiled as given, even when empty: upstream's empty pattern ignores every device.
     let ignored = Regex::new(b.settings.str(IGNORED))
         .map_err(|e| format!("invalid regular expression for --{IGNORED}: {e}"))?;
+    if b.settings.bool(NETLINK) {
+        return Ok(rtnl::build(b, ignored, b.settings.bool(WITH_STATS)));
+    }
     let root = b.paths.sys("class/net");
     Ok(Box::new(Netclass {
         dir: Dir::new(&root),

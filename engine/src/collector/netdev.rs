@@ -131,8 +131,8 @@ const DETAILED_NAMES: [&str; 16] = [
 
 /// `struct rtnl_link_stats64`'s first 24 fields, in order, under the names upstream gives them
 /// with `--collector.netdev.enable-detailed-metrics` (`rx_otherhost_dropped`, the 25th, is
-/// not reported).
-const LINK_STATS: [&str; 24] = [
+/// not reported). The netclass collector's rtnetlink path reports them too.
+pub(super) const LINK_STATS: [&str; 24] = [
     "receive_packets",
     "transmit_packets",
     "receive_bytes",

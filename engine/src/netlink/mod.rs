@@ -1,6 +1,6 @@
 //! A small netlink client for the collectors that ask the kernel over netlink(7): rtnetlink
 //! dumps (rtnetlink(7): links, addresses, neighbours, routes, qdiscs), `NETLINK_SOCK_DIAG`
-//! socket dumps (sock_diag(7)) and generic netlink (genetlink, for nl80211).
+//! socket dumps (sock_diag(7)) and generic netlink (genetlink, for nl80211 and ethtool).
 //!
 //! A [`Socket`] is opened on first use and kept across scrapes. A request is built into a reused
 //! buffer; the replies of a dump, which may span many datagrams, are read into a buffer the
@@ -27,6 +27,7 @@
 //! - Receives time out after [`TIMEOUT`]; the kernel answers at once, so this only bounds a
 //!   scrape should it ever not.
 
+pub mod ethtool;
 pub mod genl;
 pub mod route;
 

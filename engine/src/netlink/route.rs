@@ -41,10 +41,33 @@ pub const IFLA_ADDRESS: u16 = 1;
 pub const IFLA_BROADCAST: u16 = 2;
 /// `IFLA_IFNAME`: the interface name, NUL-terminated.
 pub const IFLA_IFNAME: u16 = 3;
+/// `IFLA_MTU` (`u32`).
+pub const IFLA_MTU: u16 = 4;
+/// `IFLA_LINK` (`u32`): the index of the link this one sits on, sent when it is not its own.
+pub const IFLA_LINK: u16 = 5;
 /// `IFLA_STATS`: `struct rtnl_link_stats` (32-bit counters).
 pub const IFLA_STATS: u16 = 7;
+/// `IFLA_TXQLEN` (`u32`): the transmit queue length.
+pub const IFLA_TXQLEN: u16 = 13;
+/// `IFLA_OPERSTATE` (`u8`): RFC 2863's operational state, `IF_OPER_UNKNOWN` (0) to `IF_OPER_UP`
+/// (6).
+pub const IFLA_OPERSTATE: u16 = 16;
+/// `IFLA_LINKMODE` (`u8`): `IF_LINK_MODE_DEFAULT`, `_DORMANT` or `_TESTING`.
+pub const IFLA_LINKMODE: u16 = 17;
+/// `IFLA_IFALIAS`: the interface's alias, NUL-terminated.
+pub const IFLA_IFALIAS: u16 = 20;
 /// `IFLA_STATS64`: `struct rtnl_link_stats64`.
 pub const IFLA_STATS64: u16 = 23;
+/// `IFLA_GROUP` (`u32`): the device group.
+pub const IFLA_GROUP: u16 = 27;
+/// `IFLA_CARRIER` (`u8`).
+pub const IFLA_CARRIER: u16 = 33;
+/// `IFLA_CARRIER_CHANGES` (`u32`).
+pub const IFLA_CARRIER_CHANGES: u16 = 35;
+/// `IFLA_CARRIER_UP_COUNT` (`u32`).
+pub const IFLA_CARRIER_UP_COUNT: u16 = 47;
+/// `IFLA_CARRIER_DOWN_COUNT` (`u32`).
+pub const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
 
 /// `IFA_ADDRESS`: the address (the peer's on a point-to-point link).
 pub const IFA_ADDRESS: u16 = 1;
