@@ -552,6 +552,21 @@ impl Store {
         s.held.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     }
 
+    /// Calls `f` with every group in grouping-key order, for pages that list them. The groups
+    /// are the states current when the call starts; the store is not locked while `f` runs
+    /// (a change meanwhile swaps in a new state instead of reusing the held one's buffers).
+    pub fn with_groups<R>(&self, s: &mut Scratch, f: impl FnOnce(&[Arc<Group>]) -> R) -> R {
+        self.hold(s);
+        let r = f(&s.held);
+        s.held.clear();
+        r
+    }
+
+    /// The group whose grouping key is `key` (as [`Group::key`] gives it), if there is one.
+    pub fn group(&self, key: &[u8]) -> Option<Arc<Group>> {
+        self.stripe(key).read().get(key).cloned()
+    }
+
     /// Writes the exposition of `own` (the gateway's own families) and every group, merged,
     /// into `out`: text format 0.0.4, or varint-delimited protobuf `MetricFamily` messages
     /// when `protobuf`. Allocates only to grow the scratch and `out` past their largest size.
