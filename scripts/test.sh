@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: installs what the tests drive (a real
-# Prometheus, the Prometheus Python client), then checks formatting and lints, builds, and
-# runs every test and bench once.
+# Prometheus, the Prometheus Python client, Chromium and playwright-core), then checks
+# formatting and lints, builds, and runs every test and bench once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+# The gateway's UI test drives Debian's Chromium through playwright-core (npm).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -18,6 +22,11 @@ if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
   python3 -m pip install -q prometheus_client 2>/dev/null \
     || python3 -m pip install -q --break-system-packages prometheus_client \
     || echo "prometheus_client could not be installed: its gateway test will skip"
+fi
+
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) \
+    || echo "playwright-core could not be installed: the gateway's browser test will skip"
 fi
 
 cargo fmt --all -- --check

@@ -110,9 +110,13 @@ pub fn run(m: &ArgMatches) -> ExitCode {
         ("web.telemetry-path".to_owned(), s("web.telemetry-path")),
     ];
     let toolchain = env!("NODEGATE_TOOLCHAIN");
+    // Upstream links its UI under the external URL's path, and routes under the prefix.
+    let ui_prefix =
+        if external.is_empty() { prefix.clone() } else { route_prefix("", url_path(&external)) };
     let cfg = Config {
         route_prefix: prefix.clone(),
         telemetry_path: telemetry,
+        ui_prefix,
         lifecycle,
         admin,
         checked: !unchecked,

@@ -168,6 +168,21 @@ pub struct Group {
 pub(crate) type Label<'a> = (&'a [u8], &'a [u8]);
 
 impl Group {
+    /// Makes this group a copy of `src` in its own buffers, which grow to exactly what `src`
+    /// needs (not by doubling) and give memory back when they hold more than twice that. A
+    /// stored group so holds about its own size, whatever buffers it was built in.
+    pub(crate) fn assign(&mut self, src: &Group) {
+        copy_tight(&mut self.key, &src.key);
+        self.labels.clone_from(&src.labels);
+        self.push_ms = src.push_ms;
+        self.push_family_ms = src.push_family_ms;
+        self.fail_ms = src.fail_ms;
+        self.fail_family_ms = src.fail_family_ms;
+        copy_tight(&mut self.arena, &src.arena);
+        copy_tight(&mut self.families, &src.families);
+        copy_tight(&mut self.series, &src.series);
+    }
+
     /// Clears the group and sets its grouping key. Keeps every buffer.
     pub(crate) fn reset<'l>(&mut self, labels: impl Iterator<Item = Label<'l>>) {
         self.key.clear();
@@ -369,6 +384,18 @@ impl Group {
             ..*f
         });
     }
+}
+
+/// Copies `src` into `dst`, growing it to exactly `src.len()` when it is too small and
+/// shrinking it when it is more than twice as large (plus a little, so that a group whose size
+/// wobbles does not reallocate on every change).
+fn copy_tight<T: Copy>(dst: &mut Vec<T>, src: &[T]) {
+    dst.clear();
+    if dst.capacity() > 2 * src.len() + 64 {
+        dst.shrink_to(src.len());
+    }
+    dst.reserve_exact(src.len());
+    dst.extend_from_slice(src);
 }
 
 fn get(buf: &[u8], s: Span) -> &[u8] {

@@ -15,11 +15,10 @@
 //!    of its fixed parts redirects (301 for GET, 307 otherwise), anything else is
 //!    `404 page not found`. `HEAD` has no routes, so it is a 405 wherever GET is served.
 //!
-//! Answers that need no body and no store (redirects, 404s, 405s, OPTIONS, health, quit) are
-//! given on the event loop; pushes, deletes, scrapes and the JSON API run on workers, each
-//! with its own [`Worker`] buffers. The HTML UI (`P/`, `P/status`, `P/static/...`) is not
-//! served yet: those routes exist (so methods and redirects behave as upstream's) and answer
-//! 404.
+//! Answers that need no body and no store (redirects, 404s, 405s, OPTIONS, health, quit, the
+//! UI's status page and assets) are given on the event loop; pushes, deletes, scrapes, the
+//! JSON API and the UI's groups page run on workers, each with its own [`Worker`] buffers.
+//! The UI itself is [`crate::ui`].
 
 use crate::body::{self, BodyError};
 use crate::group::Group;
@@ -29,6 +28,7 @@ use crate::own::{self, BuildInfo, OwnScratch, SelfMetrics};
 use crate::parse::{self, Parser};
 use crate::path::Key;
 use crate::store::{Pushed, Scratch, Store};
+use crate::ui::{self, Ui};
 use engine::serve::{self, Method, Request, Response, Route, Stopper};
 use smallvec::SmallVec;
 use std::fmt::Write as _;
@@ -45,6 +45,9 @@ pub struct Config {
     pub route_prefix: String,
     /// Where the gateway's own metrics are served, the route prefix included.
     pub telemetry_path: String,
+    /// What the UI's links start with: the path of `--web.external-url` when it is given,
+    /// else the route prefix; normalised as the route prefix is.
+    pub ui_prefix: String,
     /// `--web.enable-lifecycle`.
     pub lifecycle: bool,
     /// `--web.enable-admin-api`.
@@ -83,6 +86,7 @@ pub struct Gateway {
     metrics: SelfMetrics,
     stopper: OnceLock<Stopper>,
     status_json: Vec<u8>,
+    ui: Ui,
 }
 
 /// One worker's buffers.
@@ -129,10 +133,19 @@ enum Hit<'p> {
     Healthy,
     Ready,
     Telemetry,
-    Ui,
+    /// The groups page, `P/`, or with a query one family's series.
+    Page,
+    /// `P/status`.
+    StatusPage,
+    /// `P/static/<name>`.
+    Static(&'p [u8]),
     Quit,
     QuitGet,
-    Push { base64: bool, job: &'p [u8], labels: &'p [u8] },
+    Push {
+        base64: bool,
+        job: &'p [u8],
+        labels: &'p [u8],
+    },
 }
 
 /// What a path resolves to in the API router.
@@ -323,8 +336,15 @@ impl Gateway {
     /// The gateway over `store`, making changes durable through `journal`.
     pub fn new(cfg: Config, store: Arc<Store>, journal: Arc<dyn Journal>) -> Gateway {
         let metrics = SelfMetrics::new(cfg.build.clone());
-        let status_json = status_json(&cfg, now_ms());
-        Gateway { cfg, store, journal, metrics, stopper: OnceLock::new(), status_json }
+        let start_ms = now_ms();
+        let status_json = status_json(&cfg, start_ms);
+        let telemetry = cfg
+            .telemetry_path
+            .strip_prefix(cfg.route_prefix.as_str())
+            .unwrap_or(&cfg.telemetry_path);
+        let ui =
+            Ui::new(&cfg.ui_prefix, telemetry, cfg.admin, &cfg.build_status, &cfg.flags, start_ms);
+        Gateway { cfg, store, journal, metrics, stopper: OnceLock::new(), status_json, ui }
     }
 
     /// Gives the gateway the server's stopper, for `/-/quit`.
@@ -355,9 +375,9 @@ impl Gateway {
                 match rel? {
                     b"/-/healthy" => Some(Hit::Healthy),
                     b"/-/ready" => Some(Hit::Ready),
-                    b"/" | b"/status" => Some(Hit::Ui),
-                    r if r.starts_with(b"/static/") => Some(Hit::Ui),
-                    _ => None,
+                    b"/" => Some(Hit::Page),
+                    b"/status" => Some(Hit::StatusPage),
+                    r => r.strip_prefix(b"/static/").map(Hit::Static),
                 }
             }
             Method::Put | Method::Post | Method::Delete => {
@@ -511,10 +531,41 @@ impl Gateway {
                 self.metrics.count(route, req.method, 200);
                 Route::Done
             }
-            Hit::Ui => {
-                not_found(resp);
+            Hit::StatusPage => {
+                resp.status = 200;
+                resp.content_type = ui::HTML;
+                resp.body.clear();
+                resp.body.extend_from_slice(self.ui.status());
+                resp.compress = true;
+                self.metrics.count(own::Route::Status, req.method, 200);
                 Route::Done
             }
+            Hit::Static(name) => {
+                let status = match ui::asset(name) {
+                    Some((content_type, bytes)) => {
+                        resp.status = 200;
+                        resp.content_type = content_type;
+                        resp.body.clear();
+                        resp.body.extend_from_slice(bytes);
+                        resp.compress = true;
+                        200
+                    }
+                    None => {
+                        not_found(resp);
+                        404
+                    }
+                };
+                self.metrics.count(own::Route::Static, req.method, status);
+                Route::Done
+            }
+            Hit::Page => match worker {
+                None => Route::Work { limited: true },
+                Some(w) => {
+                    let status = self.page(req, resp, w);
+                    self.metrics.count(own::Route::Status, req.method, status);
+                    Route::Done
+                }
+            },
             Hit::QuitGet => {
                 resp.status = 405;
                 resp.content_type = serve::TEXT;
@@ -706,6 +757,40 @@ impl Gateway {
                 }
             },
         }
+    }
+
+    /// The groups page; with `group` and `family` in the query (both base64url), that
+    /// family's series as text instead.
+    fn page(&self, req: &Request<'_>, resp: &mut Response, w: &mut Worker) -> u16 {
+        let param = |name: &[u8]| req.query_pairs().find(|(k, _)| *k == name).map(|(_, v)| v);
+        let (Some(group), Some(family)) = (param(b"group"), param(b"family")) else {
+            resp.status = 200;
+            resp.content_type = ui::HTML;
+            resp.body.clear();
+            self.store.with_groups(&mut w.scratch, |groups| self.ui.page(groups, &mut resp.body));
+            resp.compress = true;
+            return 200;
+        };
+        // Both are base64url, which needs no percent-decoding; `body` is spare here.
+        let buf = &mut w.body;
+        buf.clear();
+        let key_ok = crate::path::decode_base64(group, buf).is_ok();
+        let key_len = buf.len();
+        if !key_ok || crate::path::decode_base64(family, buf).is_err() {
+            error(resp, 400, "malformed group or family");
+            return 400;
+        }
+        let (key, name) = buf.split_at(key_len);
+        resp.body.clear();
+        let found = self.store.group(key).is_some_and(|g| ui::series(&g, name, &mut resp.body));
+        if !found {
+            not_found(resp);
+            return 404;
+        }
+        resp.status = 200;
+        resp.content_type = serve::TEXT;
+        resp.compress = true;
+        200
     }
 
     fn scrape(&self, req: &Request<'_>, resp: &mut Response, w: &mut Worker) {

@@ -39,12 +39,19 @@ fn hex4(out: &mut Vec<u8>, n: u32) {
 /// Appends a Unix time in milliseconds as Go marshals a UTC `time.Time`:
 /// `"2024-05-10T12:00:00.123Z"`.
 pub fn time_ms(out: &mut Vec<u8>, ms: i64) {
+    out.push(b'"');
+    rfc3339_ms(out, ms);
+    out.push(b'"');
+}
+
+/// Appends a Unix time in milliseconds as RFC 3339 in UTC, without quotes:
+/// `2024-05-10T12:00:00.123Z` (trailing zeros of the fraction dropped, as Go does).
+pub fn rfc3339_ms(out: &mut Vec<u8>, ms: i64) {
     let secs = ms.div_euclid(1000);
     let frac = ms.rem_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     let mut num = itoa::Buffer::new();
-    out.push(b'"');
     pad(out, num.format(y), 4);
     out.push(b'-');
     pad(out, num.format(m), 2);
@@ -66,7 +73,7 @@ pub fn time_ms(out: &mut Vec<u8>, ms: i64) {
         out.push(b'.');
         out.extend_from_slice(&digits[..n]);
     }
-    out.extend_from_slice(b"Z\"");
+    out.push(b'Z');
 }
 
 fn pad(out: &mut Vec<u8>, s: &str, width: usize) {

@@ -9,6 +9,7 @@
 //! - [`own`]: the gateway's own metrics.
 //! - [`body`]: gzip and snappy request bodies.
 //! - [`handler`]: the HTTP routes on the engine's server.
+//! - [`ui`]: the web UI's pages and assets.
 //! - [`json`]: Go's JSON encoding, for `/api/v1`; `native`: native histogram buckets there.
 //! - [`persist`]: the write-ahead log, snapshots, recovery and the Pushgateway file import.
 
@@ -24,3 +25,4 @@ pub mod path;
 pub mod persist;
 pub mod proto;
 pub mod store;
+pub mod ui;

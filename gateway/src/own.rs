@@ -115,9 +115,13 @@ pub enum Route {
     ApiMetrics,
     /// `OPTIONS /api/v1/...`.
     ApiOptions,
+    /// The UI's pages, `/` and `/status`.
+    Status,
+    /// The UI's assets, `/static/...`.
+    Static,
 }
 
-const ROUTES: [&str; 8] = [
+const ROUTES: [&str; 10] = [
     "push",
     "delete",
     "wipe",
@@ -126,6 +130,8 @@ const ROUTES: [&str; 8] = [
     "api/v1/status",
     "api/v1/metrics",
     "api/v1/options",
+    "status",
+    "static",
 ];
 const METHODS: [&str; 6] = ["get", "put", "post", "delete", "options", "head"];
 const CODES: [u16; 9] = [200, 202, 400, 403, 404, 405, 413, 500, 503];

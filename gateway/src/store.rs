@@ -16,8 +16,8 @@
 //! - **Groups are pre-encoded.** A push is read, labelled and encoded once
 //!   ([`crate::parse`]): every series is stored as its sort key, its text lines and its
 //!   protobuf `Metric` bytes ([`Group`]). A new state is built in the writer's spare group and
-//!   swapped in; when no scrape holds the old `Arc`, the swap is in place and the old buffers
-//!   become the writer's next spare, so re-pushing allocates nothing.
+//!   copied in; when no scrape holds the old `Arc`, into the stored group's own buffers, so
+//!   re-pushing allocates nothing and each group holds about its own size.
 //! - **The check is incremental.** Per metric name, the index counts the families of each
 //!   type across all groups; per series, it counts the series with that identity (a hash of
 //!   name and labels). A push is checked against index − (what it replaces) + (what it
@@ -370,25 +370,35 @@ impl Store {
         Pushed::Refused { malformed: false, recorded: true }
     }
 
-    /// Uncounts what `s.next` replaces of `old`, then swaps `s.next` in (in place when no
-    /// scrape holds the old state, keeping its buffers as the next spare).
+    /// Uncounts what `s.next` replaces of `old`, then installs a copy of `s.next`: into the
+    /// stored group's own buffers when no scrape holds the old state, else into new ones of
+    /// the right size. `s.next` keeps its buffers for the writer's next change.
+    ///
+    /// Copying (a `memcpy` of the group's bytes, under the stripe's write lock) rather than
+    /// swapping buffers keeps each group's memory near its own size: a swap hands the
+    /// buffers a large group was built in to whichever group the writer changes next, and
+    /// then on, so that every small group ends up holding a buffer as large as the largest
+    /// push (measured: 200 one-series groups pushed between pushes of a 10,000-series group
+    /// held 420 MB for 1.5 MB of data).
     fn install(&self, s: &mut Scratch, stripe: &Stripe, old: Option<Arc<Group>>, mask: u32) {
         if let Some(o) = old.as_deref() {
             let mut shards = self.lock_shards(mask);
             uncount_replaced(&mut shards, o, &s.next);
         }
         drop(old);
+        let fresh = || {
+            let mut g = Group::default();
+            g.assign(&s.next);
+            Arc::new(g)
+        };
         let mut groups = stripe.write();
         match groups.get_mut(&s.key[..]) {
             Some(arc) => match Arc::get_mut(arc) {
-                Some(g) => std::mem::swap(g, &mut s.next),
-                None => *arc = Arc::new(std::mem::take(&mut s.next)),
+                Some(g) => g.assign(&s.next),
+                None => *arc = fresh(),
             },
             None => {
-                groups.insert(
-                    s.key.clone().into_boxed_slice(),
-                    Arc::new(std::mem::take(&mut s.next)),
-                );
+                groups.insert(s.key.clone().into_boxed_slice(), fresh());
             }
         }
     }
@@ -554,6 +564,21 @@ impl Store {
             s.held.extend(st.read().values().cloned());
         }
         s.held.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    }
+
+    /// Calls `f` with every group in grouping-key order, for pages that list them. The groups
+    /// are the states current when the call starts; the store is not locked while `f` runs
+    /// (a change meanwhile swaps in a new state instead of reusing the held one's buffers).
+    pub fn with_groups<R>(&self, s: &mut Scratch, f: impl FnOnce(&[Arc<Group>]) -> R) -> R {
+        self.hold(s);
+        let r = f(&s.held);
+        s.held.clear();
+        r
+    }
+
+    /// The group whose grouping key is `key` (as [`Group::key`] gives it), if there is one.
+    pub fn group(&self, key: &[u8]) -> Option<Arc<Group>> {
+        self.stripe(key).read().get(key).cloned()
     }
 
     /// Writes the exposition of `own` (the gateway's own families) and every group, merged,
@@ -1298,6 +1323,32 @@ mod tests {
             Pushed::Refused { .. } => Err(s.message().to_owned()),
             Pushed::Journal(e) => Err(e.to_string()),
         }
+    }
+
+    /// A writer that pushes a large group between small ones leaves each group with about
+    /// its own size: buffers do not travel from the large group to the small ones.
+    #[test]
+    fn groups_keep_their_own_size() {
+        let st = Store::new();
+        let mut s = Scratch::new();
+        let big: String = (0..2_000).map(|i| format!("big{{series=\"{i}\"}} {i}\n")).collect();
+        let small: Vec<String> = (0..50).map(|i| format!("s{i}")).collect();
+        for _ in 0..2 {
+            for job in &small {
+                let o = op(Kind::Put, &[("job", "big")], &big, 1);
+                assert!(matches!(st.push(&mut s, &Volatile, &o, true), Pushed::Stored));
+                let o = op(Kind::Put, &[("job", job)], "small 1\n", 1);
+                assert!(matches!(st.push(&mut s, &Volatile, &o, true), Pushed::Stored));
+            }
+        }
+        let (mut len, mut cap) = (0, 0);
+        st.with_groups(&mut Scratch::new(), |groups| {
+            for g in groups {
+                len += g.arena.len() + g.series.len() * std::mem::size_of::<group::Ser>();
+                cap += g.arena.capacity() + g.series.capacity() * std::mem::size_of::<group::Ser>();
+            }
+        });
+        assert!(cap <= len + len / 8, "{cap} bytes of buffers for {len} bytes of groups");
     }
 
     #[test]
