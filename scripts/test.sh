@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: installs what the tests drive (a real
-# Prometheus, the Prometheus Python client, Chromium and playwright-core), then checks
-# formatting and lints, builds, and runs every test and bench once.
+# Prometheus, the Prometheus Python client, a D-Bus daemon, Chromium and playwright-core),
+# then checks formatting and lints, builds, and runs every test and bench once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,8 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# The systemd and logind collectors' tests serve their D-Bus objects on a private bus.
+command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus-daemon)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
