@@ -40,8 +40,7 @@ pub fn args() -> [Arg; 2] {
 pub struct Durable {
     /// Where the handler makes each change durable before acknowledging it.
     pub journal: Arc<dyn Journal>,
-    /// What recovery found (all zero with persistence off): `damage` for the gateway's own
-    /// metrics and health.
+    /// What recovery found (all zero with persistence off), summarised in the start-up log.
     pub report: Report,
     compactor: Option<Compactor>,
 }
