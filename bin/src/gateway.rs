@@ -12,6 +12,7 @@ use gateway::own::BuildInfo;
 use gateway::store::Store;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Largest request body accepted (upstream has no limit).
 const MAX_BODY: usize = 64 << 20;
@@ -180,6 +181,7 @@ pub fn run(m: &ArgMatches) -> ExitCode {
     if let Some(from) = &r.migrated_from {
         log::info!(kept_as:% = from.display(); "imported a Pushgateway persistence file");
     }
+    spawn_trimmer(Arc::clone(&store));
     let gateway = Arc::new(Gateway::new(cfg, Arc::clone(&store), Arc::clone(&durable.journal)));
     let server_cfg = serve::Config {
         listen,
@@ -208,6 +210,31 @@ pub fn run(m: &ArgMatches) -> ExitCode {
     // No more writes can arrive: the final snapshot.
     durable.shutdown();
     code
+}
+
+/// How often freed memory is handed back to the kernel, when the store changed meanwhile.
+const TRIM_EVERY: Duration = Duration::from_secs(10);
+
+/// Replaced and deleted groups free buffers of every size, and glibc keeps most of them: after
+/// churn the resident size stays well above what the groups hold (measured: 500 groups of 100
+/// series re-pushed with values a digit longer left 5.5 MB of 31 MB resident in free
+/// buffers). This thread releases them ten seconds after a change. Pushes and scrapes
+/// allocate nothing in steady state, so the arena locks `malloc_trim` takes do not hold them.
+fn spawn_trimmer(store: Arc<Store>) {
+    let spawned = std::thread::Builder::new().name("trim".into()).spawn(move || {
+        let mut seen = store.changes();
+        loop {
+            std::thread::sleep(TRIM_EVERY);
+            let now = store.changes();
+            if now != seen {
+                seen = now;
+                engine::sys::release_free_memory();
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        log::warn!(err:% = e; "cannot start the thread that returns freed memory; continuing without");
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! System calls that neither rustix nor std wrap safely: `adjtimex(2)`, the `SIOCETHTOOL`
-//! ioctl, `perf_event_open(2)` and its ioctls, and the btrfs ioctls `BTRFS_IOC_FS_INFO`,
-//! `BTRFS_IOC_DEV_INFO` and `BTRFS_IOC_GET_DEV_STATS`.
+//! ioctl, `perf_event_open(2)` and its ioctls, the btrfs ioctls `BTRFS_IOC_FS_INFO`,
+//! `BTRFS_IOC_DEV_INFO` and `BTRFS_IOC_GET_DEV_STATS`, and glibc's `malloc_trim(3)`.
 //!
 //! **This is the only module of nodegate that may use `unsafe`.** Every other module is
 //! compiled under the workspace's `deny(unsafe_code)` and calls the safe wrappers here. Each
@@ -23,6 +23,22 @@ use std::mem::size_of;
 fn last_errno() -> Errno {
     let e = std::io::Error::last_os_error();
     Errno::from_raw_os_error(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Hands the allocator's free memory back to the kernel: glibc's `malloc_trim(0)`, which
+/// releases the free pages inside every arena, not only at a heap's top as `free` does.
+/// Returns whether any memory was released; `false` where the C library is not glibc.
+pub fn release_free_memory() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim takes no pointer; it locks each arena while it walks it and
+        // may be called from any thread at any time.
+        unsafe { libc::malloc_trim(0) != 0 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
 }
 
 /// `ioctl(fd, request, arg)` with a pointer argument.

@@ -168,9 +168,9 @@ pub struct Group {
 pub(crate) type Label<'a> = (&'a [u8], &'a [u8]);
 
 impl Group {
-    /// Makes this group a copy of `src` in its own buffers, which grow to exactly what `src`
-    /// needs (not by doubling) and give memory back when they hold more than twice that. A
-    /// stored group so holds about its own size, whatever buffers it was built in.
+    /// Makes this group a copy of `src` in its own buffers, which grow to what `src` needs
+    /// plus a sixteenth (not by doubling) and give memory back when they hold more than twice
+    /// that. A stored group so holds about its own size, whatever buffers it was built in.
     pub(crate) fn assign(&mut self, src: &Group) {
         copy_tight(&mut self.key, &src.key);
         self.labels.clone_from(&src.labels);
@@ -386,15 +386,19 @@ impl Group {
     }
 }
 
-/// Copies `src` into `dst`, growing it to exactly `src.len()` when it is too small and
-/// shrinking it when it is more than twice as large (plus a little, so that a group whose size
-/// wobbles does not reallocate on every change).
+/// Copies `src` into `dst`, growing it to `src.len()` and a sixteenth when it is too small and
+/// shrinking it when it is more than twice as large (plus a little). The margins are for
+/// groups whose size wobbles from push to push (values gaining a digit): without them every
+/// such change would reallocate, and the buffers left behind, each a little too small for
+/// the next group's, fragment the heap.
 fn copy_tight<T: Copy>(dst: &mut Vec<T>, src: &[T]) {
     dst.clear();
     if dst.capacity() > 2 * src.len() + 64 {
-        dst.shrink_to(src.len());
+        dst.shrink_to(src.len() + src.len() / 16);
     }
-    dst.reserve_exact(src.len());
+    if dst.capacity() < src.len() {
+        dst.reserve_exact(src.len() + src.len() / 16);
+    }
     dst.extend_from_slice(src);
 }
 

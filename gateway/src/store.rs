@@ -179,6 +179,8 @@ pub struct Store {
     replay: Mutex<Scratch>,
     /// Signature of the HELP conflicts last logged, so that each is logged once per change.
     help_conflicts: AtomicU64,
+    /// Groups installed or removed so far (wipes count one).
+    changes: AtomicU64,
 }
 
 impl Default for Store {
@@ -223,6 +225,68 @@ fn mask_of<'a>(names: impl Iterator<Item = &'a [u8]>) -> u32 {
     names.fold(0, |m, n| m | 1 << shard_of(n))
 }
 
+/// What a merged family's head says: the winning family's name, HELP, type and kept fields.
+struct Head<'a> {
+    name: &'a [u8],
+    help: Option<&'a [u8]>,
+    kind: Type,
+    extra: &'a [u8],
+}
+
+/// Writes one merged family: its head, then each distinct series of `series()` (group and
+/// series index, in order; of equal series the first), as text or as a `MetricFamily`.
+/// `series` is called once for text and twice for protobuf, whose length comes first.
+fn write_family<'g, I>(
+    out: &mut Vec<u8>,
+    protobuf: bool,
+    head: &Head<'_>,
+    group: &impl Fn(u32) -> &'g Group,
+    series: impl Fn() -> I,
+) where
+    I: Iterator<Item = (u32, u32)>,
+{
+    let distinct = || {
+        let mut prev: Option<(u64, &'g [u8])> = None;
+        series().filter_map(move |(g, si)| {
+            let grp = group(g);
+            let ser = &grp.series[si as usize];
+            let k = (ser.prefix, grp.get(ser.key));
+            if prev == Some(k) {
+                return None;
+            }
+            prev = Some(k);
+            Some((grp, ser))
+        })
+    };
+    let Head { name, help, kind, extra } = *head;
+    if protobuf {
+        let mut len = 1 + proto::varint_len(name.len() as u64) + name.len();
+        if let Some(h) = help {
+            len += 1 + proto::varint_len(h.len() as u64) + h.len();
+        }
+        len += 1 + proto::varint_len(kind as u64) + extra.len();
+        for (_, ser) in distinct() {
+            let plen = (ser.proto.1 - ser.proto.0) as usize;
+            len += 1 + proto::varint_len(plen as u64) + plen;
+        }
+        proto::put_varint(out, len as u64);
+        proto::put_bytes(out, 1, name);
+        if let Some(h) = help {
+            proto::put_bytes(out, 2, h);
+        }
+        proto::put_uvarint(out, 3, kind as u64);
+        for (g, ser) in distinct() {
+            proto::put_bytes(out, 4, g.get(ser.proto));
+        }
+        out.extend_from_slice(extra);
+    } else {
+        group::text_head(out, name, help, kind.text().unwrap_or("untyped"));
+        for (g, ser) in distinct() {
+            out.extend_from_slice(g.get(ser.text));
+        }
+    }
+}
+
 impl Store {
     /// An empty store.
     pub fn new() -> Store {
@@ -232,7 +296,14 @@ impl Store {
             hasher: std::hash::RandomState::new(),
             replay: Mutex::new(Scratch::new()),
             help_conflicts: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
         }
+    }
+
+    /// How many changes (groups installed or removed, wipes) the store has seen: for
+    /// housekeeping that only needs to run after a change.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
     }
 
     fn stripe(&self, key: &[u8]) -> &Stripe {
@@ -391,6 +462,7 @@ impl Store {
             g.assign(&s.next);
             Arc::new(g)
         };
+        self.changes.fetch_add(1, Ordering::Relaxed);
         let mut groups = stripe.write();
         match groups.get_mut(&s.key[..]) {
             Some(arc) => match Arc::get_mut(arc) {
@@ -425,6 +497,7 @@ impl Store {
 
     fn remove(&self, stripe: &Stripe, key: &[u8]) {
         let Some(old) = stripe.write().remove(key) else { return };
+        self.changes.fetch_add(1, Ordering::Relaxed);
         let mut shards = self.lock_shards(mask_of(old.families.iter().map(|f| old.name(f))));
         count(&mut shards, &old, false, -1);
     }
@@ -443,6 +516,7 @@ impl Store {
     }
 
     fn clear_all(&self) {
+        self.changes.fetch_add(1, Ordering::Relaxed);
         let mut shards = self.lock_shards(u32::MAX);
         for st in self.stripes.iter() {
             st.write().clear();
@@ -713,19 +787,8 @@ impl Store {
                 let (last, first) = (at(&w[0], false), at(&w[1], true));
                 (last.0, key(&last)) < (first.0, key(&first))
             });
-            merge.clear();
-            for e in spans.iter() {
-                let g = group(e.group);
-                let f = fam(e);
-                for si in f.series.0..f.series.1 {
-                    merge.push((g.series[si as usize].prefix, e.group, si));
-                }
-            }
-            if merge.is_empty() {
+            if spans.is_empty() {
                 continue;
-            }
-            if !disjoint {
-                merge.sort_unstable_by(sorted_by);
             }
             if matches!(kind, Type::Summary | Type::Histogram | Type::GaugeHistogram) {
                 stack.push((winner.group, winner.family));
@@ -734,53 +797,27 @@ impl Store {
                 let w = group(winner.group);
                 w.get(fam(winner).extra)
             };
-            if protobuf {
-                let mut len = 1 + proto::varint_len(n.len() as u64) + n.len();
-                if let Some(h) = help {
-                    len += 1 + proto::varint_len(h.len() as u64) + h.len();
-                }
-                len += 1 + proto::varint_len(kind as u64) + extra.len();
-                let mut prev: Option<(u64, &[u8])> = None;
-                for m in merge.iter() {
-                    let k = (m.0, key(m));
-                    if prev == Some(k) {
-                        continue;
-                    }
-                    prev = Some(k);
-                    let g = group(m.1);
-                    let p = g.series[m.2 as usize].proto;
-                    let plen = (p.1 - p.0) as usize;
-                    len += 1 + proto::varint_len(plen as u64) + plen;
-                }
-                proto::put_varint(out, len as u64);
-                proto::put_bytes(out, 1, n);
-                if let Some(h) = help {
-                    proto::put_bytes(out, 2, h);
-                }
-                proto::put_uvarint(out, 3, kind as u64);
-                let mut prev: Option<(u64, &[u8])> = None;
-                for m in merge.iter() {
-                    let k = (m.0, key(m));
-                    if prev == Some(k) {
-                        continue;
-                    }
-                    prev = Some(k);
-                    let g = group(m.1);
-                    proto::put_bytes(out, 4, g.get(g.series[m.2 as usize].proto));
-                }
-                out.extend_from_slice(extra);
+            let head = Head { name: n, help, kind, extra };
+            if disjoint {
+                // Each family's series in turn: already in order, nothing to sort or keep.
+                let series = || {
+                    spans.iter().flat_map(|e| {
+                        let f = fam(e);
+                        (f.series.0..f.series.1).map(|si| (e.group, si))
+                    })
+                };
+                write_family(out, protobuf, &head, &group, series);
             } else {
-                group::text_head(out, n, help, kind.text().unwrap_or("untyped"));
-                let mut prev: Option<(u64, &[u8])> = None;
-                for m in merge.iter() {
-                    let k = (m.0, key(m));
-                    if prev == Some(k) {
-                        continue;
+                merge.clear();
+                for e in spans.iter() {
+                    let g = group(e.group);
+                    let f = fam(e);
+                    for si in f.series.0..f.series.1 {
+                        merge.push((g.series[si as usize].prefix, e.group, si));
                     }
-                    prev = Some(k);
-                    let g = group(m.1);
-                    out.extend_from_slice(g.get(g.series[m.2 as usize].text));
                 }
+                merge.sort_unstable_by(sorted_by);
+                write_family(out, protobuf, &head, &group, || merge.iter().map(|m| (m.1, m.2)));
             }
         }
         if self.help_conflicts.swap(conflicts.0, Ordering::Relaxed) != conflicts.0 {
@@ -1323,6 +1360,50 @@ mod tests {
             Pushed::Refused { .. } => Err(s.message().to_owned()),
             Pushed::Journal(e) => Err(e.to_string()),
         }
+    }
+
+    /// Values gaining a digit do not move a group to new buffers (which would leave the old
+    /// ones behind as holes in the heap).
+    #[test]
+    fn small_growth_keeps_the_buffers() {
+        let st = Store::new();
+        let body =
+            |v: u32| -> String { (0..100).map(|i| format!("m{{i=\"{i}\"}} {v}\n")).collect() };
+        let arena = |st: &Store| {
+            st.with_groups(&mut Scratch::new(), |g| {
+                (g[0].arena.as_ptr() as usize, g[0].arena.len())
+            })
+        };
+        push(&st, &op(Kind::Put, &[("job", "j")], &body(1), 1)).unwrap();
+        let (at, len) = arena(&st);
+        for v in [10, 1, 10, 100] {
+            push(&st, &op(Kind::Put, &[("job", "j")], &body(v), 1)).unwrap();
+        }
+        let (now, grown) = arena(&st);
+        assert!(grown > len, "the values grew: {len} -> {grown}");
+        assert_eq!(at, now, "the arena moved while growing by {} bytes of {len}", grown - len);
+    }
+
+    /// Pushes, failed pushes recorded on a group, deletes and wipes count as changes;
+    /// scrapes and deletes of unknown groups do not.
+    #[test]
+    fn changes_are_counted() {
+        let st = Store::new();
+        let mut s = Scratch::new();
+        assert_eq!(st.changes(), 0);
+        push(&st, &op(Kind::Put, &[("job", "a")], "m 1\n", 1)).unwrap();
+        push(&st, &op(Kind::Put, &[("job", "a")], "m 2\n", 2)).unwrap();
+        assert_eq!(st.changes(), 2);
+        push(&st, &op(Kind::Put, &[("job", "b")], "m{job=\"x\"} 1\nm{job=\"x\"} 2\n", 3))
+            .unwrap_err();
+        let after_refusal = st.changes();
+        scrape(&st);
+        st.delete(&mut s, &Volatile, &op(Kind::Delete, &[("job", "nobody")], "", 4)).unwrap();
+        assert_eq!(st.changes(), after_refusal);
+        st.delete(&mut s, &Volatile, &op(Kind::Delete, &[("job", "a")], "", 5)).unwrap();
+        assert_eq!(st.changes(), after_refusal + 1);
+        st.wipe(&mut s, &Volatile, &op(Kind::Wipe, &[], "", 6)).unwrap();
+        assert_eq!(st.changes(), after_refusal + 2);
     }
 
     /// A writer that pushes a large group between small ones leaves each group with about
