@@ -1,13 +1,14 @@
 //! One group's state, pre-encoded: for every family its name, HELP, type and push time, and
-//! for every series its sort key, its text lines and its protobuf `Metric` message, all in one
-//! byte arena. A scrape copies these bytes; nothing is formatted at scrape time.
+//! for every series its text lines and its protobuf `Metric` message, all in one byte arena.
+//! A scrape copies these bytes; nothing is formatted at scrape time.
 //!
-//! # Series keys
-//! A series' key orders it as client_golang's registry orders metrics within a family (by
-//! number of labels, then by label values in label-name order) and then by label names, so
-//! that equal keys mean equal series: a `u16` label count, then each value, then each name,
-//! each followed by `00 00` with a NUL inside written `00 FF`, so that plain byte order of
-//! whole keys compares the parts one by one.
+//! # Series order and identity
+//! A `Metric` message starts with its labels, `LabelPair` fields sorted by name, each written
+//! the one way the builder writes them; those bytes are the series' identity (equal bytes,
+//! equal series). [`cmp_labels`] orders them as client_golang's registry orders metrics
+//! within a family (by number of labels, then by label values in label-name order) and then
+//! by label names. A series also keeps a 64-bit [`prefix`] of that order, which settles most
+//! comparisons without reading the arena.
 
 use crate::proto::{self, FieldValue, Reader};
 use engine::encode::{self, escape_help};
@@ -115,17 +116,39 @@ pub(crate) struct Fam {
     pub fresh: bool,
 }
 
-/// A series (client_golang's `Metric`) as stored.
+/// A series (client_golang's `Metric`) as stored: its text lines, then its `Metric` message
+/// (labels first), contiguous in the arena.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ser {
-    /// The key's first eight bytes, big-endian: settles most comparisons.
+    /// [`prefix`] of its labels: settles most comparisons.
     pub prefix: u64,
-    pub key: Span,
-    pub text: Span,
-    /// The `Metric` message, without its field key and length.
-    pub proto: Span,
     /// Identity of the series across the store: family name and labels.
     pub hash: u64,
+    /// Where its text starts.
+    at: u32,
+    /// Where its text ends and its `Metric` message starts.
+    text_end: u32,
+    /// Where the message's labels end and its value fields start.
+    labels_end: u32,
+    /// Where the message ends.
+    end: u32,
+}
+
+impl Ser {
+    /// Its text lines.
+    pub fn text(&self) -> Span {
+        (self.at, self.text_end)
+    }
+
+    /// Its `Metric` message, without the field key and length.
+    pub fn proto(&self) -> Span {
+        (self.text_end, self.end)
+    }
+
+    /// The message's `LabelPair` fields: the series' identity, ordered by [`cmp_labels`].
+    pub fn labels(&self) -> Span {
+        (self.text_end, self.labels_end)
+    }
 }
 
 /// Metric name of the push-success gauge every group has.
@@ -275,23 +298,16 @@ impl Group {
         let Some(fam) = self.families.last_mut() else { return };
         fam.series.1 += 1;
         let name = fam.name;
-        let k0 = self.arena.len() as u32;
-        write_key(&mut self.arena, labels);
-        let k1 = self.arena.len() as u32;
+        let at = self.arena.len() as u32;
         text(&mut self.arena);
-        let t1 = self.arena.len() as u32;
+        let text_end = self.arena.len() as u32;
         write_labels_proto(&mut self.arena, labels);
+        let labels_end = self.arena.len() as u32;
         proto_value(&mut self.arena);
-        let p1 = self.arena.len() as u32;
-        let key = get(&self.arena, (k0, k1));
-        let hash = series_hash(get(&self.arena, name), key);
-        self.series.push(Ser {
-            prefix: prefix(key),
-            key: (k0, k1),
-            text: (k1, t1),
-            proto: (t1, p1),
-            hash,
-        });
+        let end = self.arena.len() as u32;
+        let pairs = get(&self.arena, (text_end, labels_end));
+        let hash = series_hash(get(&self.arena, name), pairs);
+        self.series.push(Ser { prefix: prefix(labels), hash, at, text_end, labels_end, end });
     }
 
     /// Closes the open family: sorts its series by key and returns the first duplicate, if any
@@ -303,8 +319,8 @@ impl Group {
         let before = |a: &Ser, b: &Ser| {
             a.prefix
                 .cmp(&b.prefix)
-                .then_with(|| get(arena, a.key).cmp(get(arena, b.key)))
-                .then(a.proto.0.cmp(&b.proto.0))
+                .then_with(|| cmp_labels(get(arena, a.labels()), get(arena, b.labels())))
+                .then(a.at.cmp(&b.at))
         };
         if !s.is_sorted_by(|a, b| before(a, b).is_le()) {
             // Unstable, in place, without allocating; the arena offset keeps push order
@@ -312,7 +328,9 @@ impl Group {
             s.sort_unstable_by(before);
         }
         s.windows(2)
-            .find(|w| w[0].prefix == w[1].prefix && get(arena, w[0].key) == get(arena, w[1].key))
+            .find(|w| {
+                w[0].prefix == w[1].prefix && get(arena, w[0].labels()) == get(arena, w[1].labels())
+            })
             .map(|w| w[1])
     }
 
@@ -363,15 +381,17 @@ impl Group {
         let lo = f.name.0;
         // A family's bytes are contiguous (name, help, kept fields, then its series in push
         // order); sorting reordered the series records, not the bytes.
-        let hi = from.family_series(f).iter().map(|s| s.proto.1).fold(f.extra.1, u32::max);
+        let hi = from.family_series(f).iter().map(|s| s.end).fold(f.extra.1, u32::max);
         self.arena.extend_from_slice(get(&from.arena, (lo, hi)));
-        let shift = |s: Span| ((i64::from(s.0) + base) as u32, (i64::from(s.1) + base) as u32);
-        let at = self.series.len() as u32;
+        let at = |o: u32| (i64::from(o) + base) as u32;
+        let shift = |s: Span| (at(s.0), at(s.1));
+        let first = self.series.len() as u32;
         for s in from.family_series(f) {
             self.series.push(Ser {
-                key: shift(s.key),
-                text: shift(s.text),
-                proto: shift(s.proto),
+                at: at(s.at),
+                text_end: at(s.text_end),
+                labels_end: at(s.labels_end),
+                end: at(s.end),
                 ..*s
             });
         }
@@ -379,7 +399,7 @@ impl Group {
             name: shift(f.name),
             help: f.help.map(shift),
             extra: shift(f.extra),
-            series: (at, self.series.len() as u32),
+            series: (first, self.series.len() as u32),
             fresh: false,
             ..*f
         });
@@ -406,41 +426,94 @@ fn get(buf: &[u8], s: Span) -> &[u8] {
     buf.get(s.0 as usize..s.1 as usize).unwrap_or_default()
 }
 
-/// The first eight bytes of a key, big-endian and zero-padded.
-pub(crate) fn prefix(key: &[u8]) -> u64 {
+/// The first eight bytes of `b`, big-endian and zero-padded: orders as `b` does where it
+/// differs.
+pub(crate) fn name_prefix(b: &[u8]) -> u64 {
     let mut p = [0u8; 8];
-    let n = key.len().min(8);
-    p[..n].copy_from_slice(&key[..n]);
+    let n = b.len().min(8);
+    p[..n].copy_from_slice(&b[..n]);
     u64::from_be_bytes(p)
 }
 
-/// A series' identity: family name and key (which holds every label name and value).
-pub(crate) fn series_hash(name: &[u8], key: &[u8]) -> u64 {
+/// A 64-bit summary of a series' labels that orders as [`cmp_labels`] does where it differs:
+/// the label count in the top 16 bits, then the first label value's first six bytes,
+/// zero-padded (a shorter value is a prefix of the longer, so it sorts first either way).
+pub(crate) fn prefix(labels: &[Label<'_>]) -> u64 {
+    let mut p = [0u8; 8];
+    p[..2].copy_from_slice(&u16::try_from(labels.len()).unwrap_or(u16::MAX).to_be_bytes());
+    if let Some((_, v)) = labels.first() {
+        let n = v.len().min(6);
+        p[2..2 + n].copy_from_slice(&v[..n]);
+    }
+    u64::from_be_bytes(p)
+}
+
+/// A series' identity: family name and `LabelPair` bytes (which hold every label).
+pub(crate) fn series_hash(name: &[u8], pairs: &[u8]) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     h.write(name);
     h.write_u8(0xff);
-    h.write(key);
+    h.write(pairs);
     h.finish()
 }
 
-fn push_key_part(key: &mut Vec<u8>, mut v: &[u8]) {
-    while let Some(i) = memchr::memchr(0, v) {
-        key.extend_from_slice(&v[..=i]);
-        key.push(0xff);
-        v = &v[i + 1..];
+/// A length-delimited field of `b` at `*at` (key byte, varint length, bytes), as the
+/// builder writes them; `None` at the end or past a malformed field.
+fn delimited<'a>(b: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let mut i = *at + 1;
+    let mut len = 0usize;
+    let mut shift = 0;
+    loop {
+        let byte = *b.get(i)?;
+        i += 1;
+        len |= usize::from(byte & 0x7f) << shift;
+        if byte < 0x80 || shift > 56 {
+            break;
+        }
+        shift += 7;
     }
-    key.extend_from_slice(v);
-    key.extend_from_slice(&[0, 0]);
+    let field = b.get(i..i.checked_add(len)?)?;
+    *at = i + len;
+    Some(field)
 }
 
-/// Writes a series key for `labels` (sorted by name); see the module docs.
-pub(crate) fn write_key(out: &mut Vec<u8>, labels: &[Label<'_>]) {
-    out.extend_from_slice(&u16::try_from(labels.len()).unwrap_or(u16::MAX).to_be_bytes());
-    for (_, v) in labels {
-        push_key_part(out, v);
+/// Each `LabelPair` of `pairs` as (name, value): the builder writes both fields, name first.
+fn label_pairs(pairs: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let lp = delimited(pairs, &mut at)?;
+        let mut i = 0;
+        let n = delimited(lp, &mut i)?;
+        let v = delimited(lp, &mut i)?;
+        Some((n, v))
+    })
+}
+
+/// Orders two series' `LabelPair` bytes as client_golang orders metrics within a family: by
+/// number of labels, then by values in label-name order, then by names; equal only when the
+/// bytes are. One pass over both.
+pub(crate) fn cmp_labels(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    if a == b {
+        return Equal;
     }
-    for (n, _) in labels {
-        push_key_part(out, n);
+    let (mut pa, mut pb) = (label_pairs(a), label_pairs(b));
+    let (mut values, mut names) = (Equal, Equal);
+    loop {
+        match (pa.next(), pb.next()) {
+            (Some((na, va)), Some((nb, vb))) => {
+                if values == Equal {
+                    values = va.cmp(vb);
+                }
+                if names == Equal {
+                    names = na.cmp(nb);
+                }
+            }
+            (None, None) => return values.then(names),
+            // Different counts: fewer labels first, whatever the values.
+            (None, Some(_)) => return Less,
+            (Some(_), None) => return Greater,
+        }
     }
 }
 
@@ -675,12 +748,46 @@ pub(crate) fn text_head(out: &mut Vec<u8>, name: &[u8], help: Option<&[u8]>, kin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::collection::{btree_map, vec};
+    use proptest::prelude::*;
+
+    /// Label sets as the builder gets them (sorted by name, names unique), drawn from few
+    /// bytes so that values and names often share prefixes, and with NULs and long values.
+    fn label_set() -> impl Strategy<Value = Vec<(Vec<u8>, Vec<u8>)>> {
+        let bytes = || vec(prop_oneof![Just(0u8), Just(b'a'), Just(b'b'), Just(0xff)], 0..10);
+        btree_map(bytes(), bytes(), 0..4).prop_map(|m| m.into_iter().collect())
+    }
+
+    fn pairs(labels: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+        let l: Vec<Label<'_>> = labels.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+        let mut out = Vec::new();
+        write_labels_proto(&mut out, &l);
+        out
+    }
+
+    proptest! {
+        /// cmp_labels against the order spelled out: count, then values, then names; and
+        /// the prefix never contradicts it.
+        #[test]
+        fn label_order(a in label_set(), b in label_set()) {
+            let values = |l: &[(Vec<u8>, Vec<u8>)]| l.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>();
+            let names = |l: &[(Vec<u8>, Vec<u8>)]| l.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+            let want = (a.len(), values(&a), names(&a)).cmp(&(b.len(), values(&b), names(&b)));
+            prop_assert_eq!(cmp_labels(&pairs(&a), &pairs(&b)), want);
+            let prefix_of = |l: &[(Vec<u8>, Vec<u8>)]| {
+                prefix(&l.iter().map(|(n, v)| (&n[..], &v[..])).collect::<Vec<_>>())
+            };
+            let p = prefix_of(&a).cmp(&prefix_of(&b));
+            prop_assert!(p == want || p.is_eq(), "prefix {p:?}, order {want:?}");
+            prop_assert_eq!(pairs(&a) == pairs(&b), want.is_eq());
+        }
+    }
 
     fn text(g: &Group) -> String {
         let mut out = String::new();
         for f in &g.families {
             for s in g.family_series(f) {
-                out.push_str(std::str::from_utf8(g.get(s.text)).unwrap());
+                out.push_str(std::str::from_utf8(g.get(s.text())).unwrap());
             }
         }
         out

@@ -440,7 +440,7 @@ fn note_dup(out: &mut Group, name: &[u8], has_dup: &mut bool, dup_msg: &mut Stri
     }
     *has_dup = true;
     let _ = write!(dup_msg, "collected metric {} {{ ", engine::quote::Quoted(name));
-    describe_metric(dup_msg, out.get(dup.proto));
+    describe_metric(dup_msg, out.get(dup.proto()));
     dup_msg.push_str("} was collected before with the same name and label values");
 }
 
@@ -742,7 +742,7 @@ mod tests {
         let mut out = String::new();
         for f in &g.families {
             for s in g.family_series(f) {
-                out.push_str(std::str::from_utf8(g.get(s.text)).unwrap());
+                out.push_str(std::str::from_utf8(g.get(s.text())).unwrap());
             }
         }
         out
@@ -814,7 +814,7 @@ mod tests {
         let f = g.find(b"g").unwrap();
         assert!(g.get(f.extra).ends_with(b"seconds"));
         let s = g.family_series(f)[0];
-        assert!(g.get(s.proto).ends_with(&[0x98, 0x06, 5]));
+        assert!(g.get(s.proto()).ends_with(&[0x98, 0x06, 5]));
     }
 
     #[test]

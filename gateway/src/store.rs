@@ -14,8 +14,8 @@
 //!   look up, clone or swap an `Arc`. Pushes to different stripes run in parallel; a scrape
 //!   never waits for a check or a journal append.
 //! - **Groups are pre-encoded.** A push is read, labelled and encoded once
-//!   ([`crate::parse`]): every series is stored as its sort key, its text lines and its
-//!   protobuf `Metric` bytes ([`Group`]). A new state is built in the writer's spare group and
+//!   ([`crate::parse`]): every series is stored as its text lines and its protobuf `Metric`
+//!   bytes, whose labels also order and identify it ([`Group`]). A new state is built in the writer's spare group and
 //!   copied in; when no scrape holds the old `Arc`, into the stored group's own buffers, so
 //!   re-pushing allocates nothing and each group holds about its own size.
 //! - **The check is incremental.** Per metric name, the index counts the families of each
@@ -250,7 +250,7 @@ fn write_family<'g, I>(
         series().filter_map(move |(g, si)| {
             let grp = group(g);
             let ser = &grp.series[si as usize];
-            let k = (ser.prefix, grp.get(ser.key));
+            let k = (ser.prefix, grp.get(ser.labels()));
             if prev == Some(k) {
                 return None;
             }
@@ -266,7 +266,7 @@ fn write_family<'g, I>(
         }
         len += 1 + proto::varint_len(kind as u64) + extra.len();
         for (_, ser) in distinct() {
-            let plen = (ser.proto.1 - ser.proto.0) as usize;
+            let plen = (ser.proto().1 - ser.proto().0) as usize;
             len += 1 + proto::varint_len(plen as u64) + plen;
         }
         proto::put_varint(out, len as u64);
@@ -276,13 +276,13 @@ fn write_family<'g, I>(
         }
         proto::put_uvarint(out, 3, kind as u64);
         for (g, ser) in distinct() {
-            proto::put_bytes(out, 4, g.get(ser.proto));
+            proto::put_bytes(out, 4, g.get(ser.proto()));
         }
         out.extend_from_slice(extra);
     } else {
         group::text_head(out, name, help, kind.text().unwrap_or("untyped"));
         for (g, ser) in distinct() {
-            out.extend_from_slice(g.get(ser.text));
+            out.extend_from_slice(g.get(ser.text()));
         }
     }
 }
@@ -603,7 +603,7 @@ impl Store {
                 }
                 proto::put_uvarint(&mut msg, 3, fam.kind as u64);
                 for ser in g.family_series(fam) {
-                    proto::put_bytes(&mut msg, 4, g.get(ser.proto));
+                    proto::put_bytes(&mut msg, 4, g.get(ser.proto()));
                 }
                 msg.extend_from_slice(g.get(fam.extra));
                 let name = g.name(fam);
@@ -674,7 +674,7 @@ impl Store {
             let g = group(gi);
             for (fi, f) in g.families.iter().enumerate() {
                 entries.push(Entry {
-                    prefix: group::prefix(g.name(f)),
+                    prefix: group::name_prefix(g.name(f)),
                     group: gi,
                     family: fi as u32,
                 });
@@ -756,19 +756,19 @@ impl Store {
                 continue;
             }
             // The series of every family of the winning type, merged and de-duplicated.
-            let key = |&(_, g, si): &(u64, u32, u32)| {
+            let labels = |&(_, g, si): &(u64, u32, u32)| {
                 let grp = group(g);
-                grp.get(grp.series[si as usize].key)
+                grp.get(grp.series[si as usize].labels())
+            };
+            let series_order = |a: &(u64, u32, u32), b: &(u64, u32, u32)| {
+                a.0.cmp(&b.0).then_with(|| group::cmp_labels(labels(a), labels(b)))
             };
             let sorted_by = |a: &(u64, u32, u32), b: &(u64, u32, u32)| {
-                a.0.cmp(&b.0)
-                    .then_with(|| key(a).cmp(key(b)))
-                    .then(a.1.cmp(&b.1))
-                    .then(a.2.cmp(&b.2))
+                series_order(a, b).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
             };
-            // Each family's series are sorted. When the families' key ranges do not overlap
+            // Each family's series are sorted. When the families' label ranges do not overlap
             // (usual: the grouping labels differ), they are laid end to end in the order of
-            // their first keys; otherwise every series is sorted.
+            // their first series; otherwise every series is sorted.
             let at = |e: &Entry, first: bool| {
                 let f = fam(e);
                 let si = if first { f.series.0 } else { f.series.1 - 1 };
@@ -785,7 +785,7 @@ impl Store {
             }
             let disjoint = spans.windows(2).all(|w| {
                 let (last, first) = (at(&w[0], false), at(&w[1], true));
-                (last.0, key(&last)) < (first.0, key(&first))
+                series_order(&last, &first).is_lt()
             });
             if spans.is_empty() {
                 continue;
@@ -937,7 +937,7 @@ fn family_json(out: &mut Vec<u8>, g: &Group, f: &Fam, values: &mut Values) {
         if i > 0 {
             out.push(b',');
         }
-        metric_json(out, f.kind, g.get(ser.proto), values);
+        metric_json(out, f.kind, g.get(ser.proto()), values);
     }
     out.extend_from_slice(b"]}");
 }
@@ -1217,7 +1217,7 @@ fn check(
     for f in next.families.iter().filter(|f| f.fresh) {
         let name = next.name(f);
         let series = next.family_series(f);
-        let first = series.first().map(|s| next.get(s.proto)).unwrap_or_default();
+        let first = series.first().map(|s| next.get(s.proto())).unwrap_or_default();
         let describe = |msg: &mut String, m: &[u8]| {
             let _ = write!(msg, "collected metric {} {{ ", engine::quote::Quoted(name));
             crate::parse::describe_metric(msg, m);
@@ -1293,7 +1293,7 @@ fn check(
             for s in series {
                 let stored = shard.series.get(&s.hash).copied().unwrap_or(0);
                 if stored > rcount.get(&s.hash).copied().unwrap_or(0) {
-                    describe(msg, next.get(s.proto));
+                    describe(msg, next.get(s.proto()));
                     msg.push_str(" was collected before with the same name and label values");
                     return false;
                 }

@@ -299,7 +299,7 @@ pub fn series(g: &Group, family: &[u8], out: &mut Vec<u8>) -> bool {
         Some(kind) => {
             crate::group::text_head(out, family, help, kind);
             for s in g.family_series(f) {
-                out.extend_from_slice(g.get(s.text));
+                out.extend_from_slice(g.get(s.text()));
             }
         }
         None => {
