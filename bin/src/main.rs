@@ -25,6 +25,8 @@ pub const VERSION: &str = concat!(
 );
 
 fn main() -> ExitCode {
+    // Large buffers back to the kernel when freed; see the function.
+    engine::sys::fix_mmap_threshold();
     let cmd = Command::new("nodegate")
         .version(VERSION)
         .about("Prometheus node_exporter and Pushgateway, drop-in and lean")

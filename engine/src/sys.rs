@@ -1,6 +1,7 @@
 //! System calls that neither rustix nor std wrap safely: `adjtimex(2)`, the `SIOCETHTOOL`
 //! ioctl, `perf_event_open(2)` and its ioctls, the btrfs ioctls `BTRFS_IOC_FS_INFO`,
-//! `BTRFS_IOC_DEV_INFO` and `BTRFS_IOC_GET_DEV_STATS`, and glibc's `malloc_trim(3)`.
+//! `BTRFS_IOC_DEV_INFO` and `BTRFS_IOC_GET_DEV_STATS`, and glibc's `mallopt(3)` and
+//! `malloc_trim(3)`.
 //!
 //! **This is the only module of nodegate that may use `unsafe`.** Every other module is
 //! compiled under the workspace's `deny(unsafe_code)` and calls the safe wrappers here. Each
@@ -34,6 +35,26 @@ pub fn release_free_memory() -> bool {
         // SAFETY: malloc_trim takes no pointer; it locks each arena while it walks it and
         // may be called from any thread at any time.
         unsafe { libc::malloc_trim(0) != 0 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
+/// Fixes glibc's mmap threshold at its default, 128 KiB (`mallopt(M_MMAP_THRESHOLD)`). Left
+/// alone, glibc raises it (and the trim threshold, to twice that) to the size of each large
+/// block freed, so that the next buffers of that size (a scrape's response, a large push)
+/// come from a thread's heap and stay there as free space after their connection closes,
+/// where `malloc_trim` does not reach (measured on the gateway: 2.9 MB of a 19 MB resident
+/// size). Fixed, blocks that large get mappings of their own, given back when freed. Call
+/// it first thing, before any thread starts. Returns whether it was set; `false` where the C
+/// library is not glibc.
+pub fn fix_mmap_threshold() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt takes no pointer and only sets a tunable of the allocator.
+        unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10) == 1 }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {
@@ -711,6 +732,15 @@ pub fn btrfs_dev_stats(fd: BorrowedFd<'_>, devid: u64) -> Result<[u64; 5], Errno
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allocator_tunables_take() {
+        // glibc accepts the threshold; malloc_trim may or may not find pages to release.
+        assert_eq!(fix_mmap_threshold(), cfg!(all(target_os = "linux", target_env = "gnu")));
+        let freed = vec![1u8; 1 << 20];
+        drop(freed);
+        release_free_memory();
+    }
 
     #[test]
     fn ioctl_numbers_match_the_uapi_headers() {

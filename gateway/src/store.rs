@@ -179,8 +179,6 @@ pub struct Store {
     replay: Mutex<Scratch>,
     /// Signature of the HELP conflicts last logged, so that each is logged once per change.
     help_conflicts: AtomicU64,
-    /// Groups installed or removed so far (wipes count one).
-    changes: AtomicU64,
 }
 
 impl Default for Store {
@@ -296,14 +294,7 @@ impl Store {
             hasher: std::hash::RandomState::new(),
             replay: Mutex::new(Scratch::new()),
             help_conflicts: AtomicU64::new(0),
-            changes: AtomicU64::new(0),
         }
-    }
-
-    /// How many changes (groups installed or removed, wipes) the store has seen: for
-    /// housekeeping that only needs to run after a change.
-    pub fn changes(&self) -> u64 {
-        self.changes.load(Ordering::Relaxed)
     }
 
     fn stripe(&self, key: &[u8]) -> &Stripe {
@@ -462,7 +453,6 @@ impl Store {
             g.assign(&s.next);
             Arc::new(g)
         };
-        self.changes.fetch_add(1, Ordering::Relaxed);
         let mut groups = stripe.write();
         match groups.get_mut(&s.key[..]) {
             Some(arc) => match Arc::get_mut(arc) {
@@ -497,7 +487,6 @@ impl Store {
 
     fn remove(&self, stripe: &Stripe, key: &[u8]) {
         let Some(old) = stripe.write().remove(key) else { return };
-        self.changes.fetch_add(1, Ordering::Relaxed);
         let mut shards = self.lock_shards(mask_of(old.families.iter().map(|f| old.name(f))));
         count(&mut shards, &old, false, -1);
     }
@@ -516,7 +505,6 @@ impl Store {
     }
 
     fn clear_all(&self) {
-        self.changes.fetch_add(1, Ordering::Relaxed);
         let mut shards = self.lock_shards(u32::MAX);
         for st in self.stripes.iter() {
             st.write().clear();
@@ -1382,28 +1370,6 @@ mod tests {
         let (now, grown) = arena(&st);
         assert!(grown > len, "the values grew: {len} -> {grown}");
         assert_eq!(at, now, "the arena moved while growing by {} bytes of {len}", grown - len);
-    }
-
-    /// Pushes, failed pushes recorded on a group, deletes and wipes count as changes;
-    /// scrapes and deletes of unknown groups do not.
-    #[test]
-    fn changes_are_counted() {
-        let st = Store::new();
-        let mut s = Scratch::new();
-        assert_eq!(st.changes(), 0);
-        push(&st, &op(Kind::Put, &[("job", "a")], "m 1\n", 1)).unwrap();
-        push(&st, &op(Kind::Put, &[("job", "a")], "m 2\n", 2)).unwrap();
-        assert_eq!(st.changes(), 2);
-        push(&st, &op(Kind::Put, &[("job", "b")], "m{job=\"x\"} 1\nm{job=\"x\"} 2\n", 3))
-            .unwrap_err();
-        let after_refusal = st.changes();
-        scrape(&st);
-        st.delete(&mut s, &Volatile, &op(Kind::Delete, &[("job", "nobody")], "", 4)).unwrap();
-        assert_eq!(st.changes(), after_refusal);
-        st.delete(&mut s, &Volatile, &op(Kind::Delete, &[("job", "a")], "", 5)).unwrap();
-        assert_eq!(st.changes(), after_refusal + 1);
-        st.wipe(&mut s, &Volatile, &op(Kind::Wipe, &[], "", 6)).unwrap();
-        assert_eq!(st.changes(), after_refusal + 2);
     }
 
     /// A writer that pushes a large group between small ones leaves each group with about
