@@ -20,12 +20,13 @@ import http.client
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from sidebyside import cpu_ns, ensure_installed, free_port, rss_kib, wait_listening
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Collectors both exporters offer, read from /proc and /sys on any Linux host.
@@ -35,42 +36,8 @@ DEFAULT_COLLECTORS = [
 ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def cpu_ns(pid):
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # a thread that just exited
-    return total
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def wait_listening(port, proc, name):
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"{name} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"{name} did not listen on {port}")
 
 
 class Target:
@@ -112,16 +79,6 @@ def defaults_of(argv):
     return set(re.findall(r"Enable the ([a-z_0-9]+) collector \(default: enabled\)", words))
 
 
-def ensure_node_exporter():
-    exe = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
-    if exe:
-        return exe
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "prometheus-node-exporter"],
-                   check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-    return shutil.which("prometheus-node-exporter")
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -139,7 +96,7 @@ def main():
 
     if args.nodegate.endswith("target/release/nodegate"):
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "nodegate"], cwd=ROOT, check=True)
-    upstream = ensure_node_exporter()
+    upstream = ensure_installed("prometheus-node-exporter", "prometheus-node-exporter", "node_exporter")
     version = subprocess.run([upstream, "--version"], capture_output=True, text=True)
     if args.collectors == "defaults":
         collectors = sorted((defaults_of([args.nodegate, "exporter"])

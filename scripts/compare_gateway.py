@@ -39,35 +39,15 @@ import sys
 import tempfile
 import time
 
+from sidebyside import cpu_ns, ensure_installed, free_port, rss_kib, wait_listening
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERIES = 100  # per push body
 IDLE = 15  # seconds idle before the second RSS reading
 LOAD_GROUPS = 500
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-def cpu_ns(pid):
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # a thread that just exited
-    return total
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def body(variant):
@@ -157,18 +137,6 @@ def parallel(target, clients, make_args):
     return total
 
 
-def wait_listening(port, proc, name):
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"{name} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"{name} did not listen on {port}")
-
 
 def pct(values, q):
     s = sorted(values)
@@ -243,16 +211,6 @@ class Gateway:
         self.log.close()
 
 
-def ensure_pushgateway():
-    exe = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
-    if exe:
-        return exe
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "prometheus-pushgateway"],
-                   check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-    return shutil.which("prometheus-pushgateway")
-
 
 def start_all(upstream, nodegate, tmp, tag):
     made = []
@@ -288,10 +246,11 @@ def main():
     ap.add_argument("--nodegate", default=os.path.join(ROOT, "target/release/nodegate"))
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.nodegate = os.path.abspath(args.nodegate)  # the gateways run in their own directories
 
     if args.nodegate.endswith("target/release/nodegate"):
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "nodegate"], cwd=ROOT, check=True)
-    upstream = ensure_pushgateway()
+    upstream = ensure_installed("prometheus-pushgateway", "prometheus-pushgateway", "pushgateway")
     version = subprocess.run([upstream, "--version"], capture_output=True, text=True)
     tmp = tempfile.mkdtemp(prefix="compare-gateway-")
     gws = []
