@@ -118,14 +118,11 @@ def main():
         common += out.stdout.split()
 
     p1, p2 = free_port(), free_port()
-    # Debian's package reads netdev over rtnetlink by default; nodegate reads /proc/net/dev.
-    # The flag puts both on the same source.
-    ne_extra = ["--no-collector.netdev.netlink"] if "netdev" in collectors else []
+    # Both read netdev (and arp) over rtnetlink by default, so they read the same sources.
     targets = [
         Target("nodegate", [args.nodegate, "exporter", f"--web.listen-address=127.0.0.1:{p1}"]
                + common, p1),
-        Target("node_exporter", [upstream, f"--web.listen-address=127.0.0.1:{p2}"] + common
-               + ne_extra, p2),
+        Target("node_exporter", [upstream, f"--web.listen-address=127.0.0.1:{p2}"] + common, p2),
     ]
     try:
         for t in targets:  # warm-up: buffers sized, caches filled
