@@ -115,7 +115,8 @@ def main():
              "--cpus", str(args.cpus), "--disks", str(args.disks),
              "--interfaces", str(args.interfaces)],
             cwd=ROOT, check=True, capture_output=True, text=True)
-        common += out.stdout.split()
+        # The tree's interfaces are in its /proc/net/dev; rtnetlink would read this host's.
+        common += out.stdout.split() + ["--no-collector.netdev.netlink"]
 
     p1, p2 = free_port(), free_port()
     # Both read netdev (and arp) over rtnetlink by default, so they read the same sources.
