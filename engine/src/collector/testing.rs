@@ -147,6 +147,17 @@ pub fn assert_matches_e2e(text: &str) {
     assert_eq!(got, want, "output differs from upstream's e2e-output.txt");
 }
 
+/// Scrapes `spec`'s collector (default settings) over upstream's fixture tree twice: the
+/// first scrape must hold exactly upstream's e2e lines for its families, the second the same
+/// bytes. Returns without checking where `../shared` is absent.
+pub fn fixture_scrape_matches_e2e(spec: &Spec) {
+    let Some(root) = linked_fixtures() else { return };
+    let mut c = build(spec, &Paths::under(&root), &Settings::new()).unwrap();
+    let text = scrape(c.as_mut());
+    assert_matches_e2e(&text);
+    assert_eq!(scrape(c.as_mut()), text);
+}
+
 /// Builds `spec`'s collector over `paths` with `settings`.
 pub fn build(
     spec: &Spec,
