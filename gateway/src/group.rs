@@ -752,10 +752,18 @@ mod tests {
     use proptest::prelude::*;
 
     /// Label sets as the builder gets them (sorted by name, names unique), drawn from few
-    /// bytes so that values and names often share prefixes, and with NULs and long values.
+    /// bytes so that values and names often share prefixes, with NULs, and now and then a
+    /// value long enough for a two-byte length.
     fn label_set() -> impl Strategy<Value = Vec<(Vec<u8>, Vec<u8>)>> {
-        let bytes = || vec(prop_oneof![Just(0u8), Just(b'a'), Just(b'b'), Just(0xff)], 0..10);
-        btree_map(bytes(), bytes(), 0..4).prop_map(|m| m.into_iter().collect())
+        let byte = || prop_oneof![Just(0u8), Just(b'a'), Just(b'b'), Just(0xff)];
+        let value = prop_oneof![
+            4 => vec(byte(), 0..10),
+            1 => (vec(byte(), 0..4), 120..200usize).prop_map(|(mut v, n)| {
+                v.resize(n, b'a');
+                v
+            }),
+        ];
+        btree_map(vec(byte(), 0..10), value, 0..4).prop_map(|m| m.into_iter().collect())
     }
 
     fn pairs(labels: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
