@@ -9,6 +9,10 @@ other processes affects both alike. CPU time is the sum over the server's thread
 With --dense, both read a generated dense host's tree instead of this host's /proc and /sys
 (192 CPUs, 256 disks, 1,024 interfaces by default; see `cargo run -p benches --bin dense-host`).
 
+Last, the floor: `pread-floor` (benches) re-reads the files nodegate keeps open, through kept
+descriptors from offset 0, while nodegate is still running, and the p50 of that is printed next
+to nodegate's.
+
 Installs Debian's prometheus-node-exporter if it is missing, and builds nodegate in release mode.
 
     scripts/compare_exporter.py [--rounds 10] [--scrapes 200] [--collectors cpu,meminfo,...]
@@ -96,6 +100,8 @@ def main():
 
     if args.nodegate.endswith("target/release/nodegate"):
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "nodegate"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "benches", "--bin", "pread-floor"],
+                   cwd=ROOT, check=True)
     upstream = ensure_installed("prometheus-node-exporter", "prometheus-node-exporter", "node_exporter")
     version = subprocess.run([upstream, "--version"], capture_output=True, text=True)
     if args.collectors == "defaults":
@@ -138,6 +144,11 @@ def main():
             lat = sorted(t.latencies)
             rows.append((t.name, t.cpu / t.scrapes / 1e3, statistics.median(lat) * 1e3,
                          lat[int(len(lat) * 0.99) - 1] * 1e3, t.size, rss_kib(t.proc.pid)))
+        # The floor: re-reading the files nodegate keeps open, and nothing else.
+        out = subprocess.run([os.path.join(ROOT, "target/release/pread-floor"),
+                              str(targets[0].proc.pid), "--rounds", "500"],
+                             check=True, capture_output=True, text=True).stdout
+        floor = dict(kv.split("=") for kv in out.split())
     finally:
         for t in targets:
             t.stop()
@@ -158,6 +169,11 @@ def main():
     ng, ne = rows
     print(f"node_exporter / nodegate: CPU per scrape {ne[1] / ng[1]:.1f}x, "
           f"p50 latency {ne[2] / ng[2]:.1f}x, RSS {ne[5] / max(ng[5], 1):.1f}x")
+    floor_ms = float(floor["p50_us"]) / 1e3
+    print(f"floor: pread of the {floor['files']} files nodegate keeps open ({floor['bytes']} "
+          f"bytes) p50 {floor_ms:.3f} ms, p99 {float(floor['p99_us']) / 1e3:.3f} ms; nodegate's "
+          f"p50 is {ng[2] / floor_ms:.1f}x that (directory listings, netlink and statfs are "
+          f"not in the floor)")
 
 
 if __name__ == "__main__":
