@@ -6,85 +6,9 @@ use crate::encode::Encoder;
 use crate::source::Paths;
 use std::path::{Path, PathBuf};
 
-/// Upstream's fixture tree, if present.
-pub fn fixtures() -> Option<PathBuf> {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/node_exporter-1.8.2");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: upstream fixtures not found at ../shared/fixtures/node_exporter-1.8.2"
-        );
-        None
-    }
-}
-
-/// Upstream's fixture tree with its symbolic links in place, or `None` (skip) without fixtures.
-///
-/// A checkout made without symlink support stores each link as a small regular file holding
-/// the target's path, and upstream's sysfs fixtures depend on their links (`class/net/eth0`,
-/// `class/scsi_tape/st0`). This copies the tree once under the temp directory, turning every
-/// such file back into a link: a file of under 256 bytes, without newline or NUL, whose text
-/// is a relative path to an entry that exists. Real links are copied as links. The copy is
-/// shared by test processes of one user and rebuilt when `e2e-output.txt` changes.
-pub fn linked_fixtures() -> Option<PathBuf> {
-    static TREE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    TREE.get_or_init(|| {
-        let src = fixtures()?;
-        let stamp = std::fs::metadata(src.join("e2e-output.txt"))
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs());
-        let uid = rustix::process::getuid().as_raw();
-        let dest = std::env::temp_dir().join(format!("nodegate-fixtures-{uid}-{stamp}"));
-        if dest.join(".complete").exists() {
-            return Some(dest);
-        }
-        // Built aside and renamed into place, so concurrent test processes never see half.
-        let staging = dest.with_extension(format!("tmp{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
-        copy_relinked(&src, &staging).expect("copy fixtures");
-        std::fs::write(staging.join(".complete"), b"").expect("mark fixture copy");
-        if std::fs::rename(&staging, &dest).is_err() {
-            // Another process got there first.
-            let _ = std::fs::remove_dir_all(&staging);
-        }
-        Some(dest)
-    })
-    .clone()
-}
-
-fn copy_relinked(src: &Path, dest: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dest)?;
-    for entry in std::fs::read_dir(src)? {
-        let entry = entry?;
-        let (from, to) = (entry.path(), dest.join(entry.file_name()));
-        let kind = entry.file_type()?;
-        if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
-        } else if kind.is_dir() {
-            copy_relinked(&from, &to)?;
-        } else if let Some(target) = flattened_link(&from) {
-            std::os::unix::fs::symlink(target, &to)?;
-        } else {
-            std::fs::copy(&from, &to)?;
-        }
-    }
-    Ok(())
-}
-
-/// The link target a regular file stands for, if it is a flattened symbolic link.
-fn flattened_link(file: &Path) -> Option<PathBuf> {
-    let text = std::fs::read(file).ok()?;
-    if text.is_empty() || text.len() > 255 || text.contains(&b'\n') || text.contains(&0) {
-        return None;
-    }
-    let target = PathBuf::from(String::from_utf8(text).ok()?);
-    let resolved = file.parent()?.join(&target);
-    (target.is_relative() && resolved.exists() && resolved != file).then_some(target)
-}
+// Upstream's fixture tree (`fixtures`) and its copy with the symbolic links restored
+// (`linked_fixtures`), as the end-to-end tests find them.
+pub use xtests::{fixtures, linked_fixtures};
 
 /// A fixture file's bytes (`rel` under the fixture tree), or `None` (skip) without fixtures.
 pub fn fixture(rel: &str) -> Option<Vec<u8>> {
