@@ -38,6 +38,7 @@ pub fn command() -> Command {
             )
             .value_parser(clap::value_parser!(u32)),
         )
+        .args(flags::server_args())
         .arg(
             value_flag(
                 "web.max-scrape-timeout",
@@ -126,13 +127,14 @@ pub fn run(m: &ArgMatches) -> ExitCode {
         .copied()
         .unwrap_or(std::time::Duration::from_secs(30));
     let handler = Arc::new(Handler::new(node, &path, crate::VERSION_SHORT, max_timeout));
-    let cfg = serve::Config {
+    let mut cfg = serve::Config {
         listen,
         workers,
         max_inflight: m.get_one::<u32>("web.max-requests").copied().unwrap_or(40) as usize,
         handle_signals: true,
         ..serve::Config::default()
     };
+    flags::server_config(m, &mut cfg);
     let server = match Server::bind(cfg, handler) {
         Ok(s) => s,
         Err(e) => {

@@ -1,10 +1,13 @@
 //! Kingpin-style flags on clap: `--flag=value` and `--flag value`, booleans as `--flag` /
 //! `--no-flag` (last one wins), repeatable flags, and the collector flags generated from the
-//! engine's collector registry, so the command line always matches what is built.
+//! engine's collector registry, so the command line always matches what is built; and the
+//! HTTP server's limits, which both subcommands share.
 
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use engine::collector::{Flag, FlagKind, Settings, REGISTRY};
+use engine::serve;
+use std::time::Duration;
 
 /// A boolean flag `--name` with its `--no-name` twin.
 pub fn bool_flag(name: &'static str, help: impl Into<String>) -> [Arg; 2] {
@@ -53,6 +56,88 @@ pub fn value_flag(name: &'static str, help: &'static str, default: &'static str)
     } else {
         arg.default_value(default)
     }
+}
+
+/// A positive count: clap names the flag when the value is not one.
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A duration (`10s`, `5m`, `1m30s`) that is not zero.
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match engine::collector::parse_duration(s)? {
+        Duration::ZERO => Err("must be longer than 0s".to_owned()),
+        d => Ok(d),
+    }
+}
+
+/// The HTTP server's limits, named after the fields of Go's `http.Server` they correspond to.
+/// Defaults are [`serve::Config`]'s; the README's "Limits" section explains each.
+pub fn server_args() -> [Arg; 6] {
+    [
+        value_flag(
+            "web.max-connections",
+            "Open connections at most; more are closed as soon as they are accepted.",
+            "1024",
+        )
+        .value_parser(positive),
+        value_flag(
+            "web.max-header-bytes",
+            "Largest request head (request line and headers) in bytes; larger ones get 431.",
+            "16384",
+        )
+        .value_parser(positive),
+        value_flag(
+            "web.read-header-timeout",
+            "Time a request head may take to arrive from its first byte; then 408.",
+            "10s",
+        )
+        .value_parser(positive_duration),
+        value_flag(
+            "web.read-timeout",
+            "Time a whole request, body included, may take to arrive from its first byte; \
+             then 408. 0 for no limit.",
+            "60s",
+        )
+        .value_parser(engine::collector::parse_duration),
+        value_flag(
+            "web.write-timeout",
+            "Time a response may take to be read by the client; then the connection closes.",
+            "30s",
+        )
+        .value_parser(positive_duration),
+        value_flag(
+            "web.idle-timeout",
+            "Time a kept-alive connection may wait for its next request, and the longest \
+             pause allowed within a request body; then the connection closes.",
+            "5m",
+        )
+        .value_parser(positive_duration),
+    ]
+}
+
+/// The server's limits from [`server_args`], over `cfg`.
+pub fn server_config(m: &ArgMatches, cfg: &mut serve::Config) {
+    let count = |name: &str, into: &mut usize| {
+        if let Some(&v) = m.get_one::<usize>(name) {
+            *into = v;
+        }
+    };
+    count("web.max-connections", &mut cfg.max_connections);
+    count("web.max-header-bytes", &mut cfg.max_head);
+    let duration = |name: &str, into: &mut Duration| {
+        if let Some(&v) = m.get_one::<Duration>(name) {
+            *into = v;
+        }
+    };
+    duration("web.read-header-timeout", &mut cfg.header_timeout);
+    duration("web.read-timeout", &mut cfg.read_timeout);
+    duration("web.write-timeout", &mut cfg.write_timeout);
+    duration("web.idle-timeout", &mut cfg.idle_timeout);
 }
 
 /// `--collector.<name>` for every collector, then every collector's own flags.
@@ -198,6 +283,50 @@ mod tests {
         assert_eq!(r, ["1", "2"]);
         let m = cmd().try_get_matches_from(["t", "--web.telemetry-path=/b"]).unwrap();
         assert_eq!(m.get_one::<String>("web.telemetry-path").unwrap(), "/b");
+    }
+
+    #[test]
+    fn server_limits_parse_and_default_to_the_servers() {
+        let cmd = || Command::new("t").args(server_args());
+        let mut cfg = serve::Config::default();
+        server_config(&cmd().try_get_matches_from(["t"]).unwrap(), &mut cfg);
+        let d = serve::Config::default();
+        assert_eq!(
+            (cfg.max_connections, cfg.max_head, cfg.header_timeout, cfg.read_timeout),
+            (d.max_connections, d.max_head, d.header_timeout, d.read_timeout)
+        );
+        assert_eq!((cfg.write_timeout, cfg.idle_timeout), (d.write_timeout, d.idle_timeout));
+        let m = cmd()
+            .try_get_matches_from([
+                "t",
+                "--web.max-connections=3",
+                "--web.max-header-bytes",
+                "2048",
+                "--web.read-header-timeout=1s",
+                "--web.read-timeout=0",
+                "--web.write-timeout=1m30s",
+                "--web.idle-timeout=500ms",
+            ])
+            .unwrap();
+        server_config(&m, &mut cfg);
+        assert_eq!((cfg.max_connections, cfg.max_head), (3, 2048));
+        assert_eq!(
+            (cfg.header_timeout, cfg.read_timeout),
+            (Duration::from_secs(1), Duration::ZERO)
+        );
+        assert_eq!(cfg.write_timeout, Duration::from_secs(90));
+        assert_eq!(cfg.idle_timeout, Duration::from_millis(500));
+        for bad in [
+            "--web.max-connections=0",
+            "--web.max-header-bytes=lots",
+            "--web.read-header-timeout=0",
+            "--web.read-timeout=10",
+            "--web.idle-timeout=-1s",
+        ] {
+            let e = cmd().try_get_matches_from(["t", bad]).unwrap_err().to_string();
+            let flag = bad.split('=').next().unwrap();
+            assert!(e.contains(flag), "{bad}: {e}");
+        }
     }
 
     #[test]

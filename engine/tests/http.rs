@@ -348,7 +348,11 @@ fn oversized_head_is_431_and_closes() {
     c.send(format!("GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "a".repeat(8000)).as_bytes());
     let r = c.reply();
     assert_eq!((r.status, r.header("connection")), (431, Some("close")));
-    assert_eq!(r.text(), "431 Request Header Fields Too Large\n");
+    assert_eq!(
+        r.text(),
+        "431 Request Header Fields Too Large: request head too large (limit: \
+         --web.max-header-bytes)\n"
+    );
     assert!(c.closed());
     // The limit is inclusive.
     let head = |len: usize| {
@@ -526,6 +530,62 @@ fn a_head_not_finished_in_time_is_408() {
     let r = c.reply();
     assert_eq!((r.status, r.header("connection")), (408, Some("close")));
     assert!(c.closed());
+}
+
+/// Sends `bytes` one at a time, `pause` apart, on a clone of `c`'s socket, until done or the
+/// server hangs up.
+fn trickle(c: &Client, bytes: Vec<u8>, pause: Duration) -> JoinHandle<()> {
+    let mut w = c.stream.try_clone().unwrap();
+    thread::spawn(move || {
+        for b in bytes {
+            if w.write_all(&[b]).is_err() {
+                return;
+            }
+            thread::sleep(pause);
+        }
+    })
+}
+
+#[test]
+fn a_body_trickled_past_the_read_timeout_is_408() {
+    // Each pause is far below the idle timeout: only the whole-request deadline can end it.
+    let srv = serve(Config { read_timeout: Duration::from_millis(500), ..config() });
+    let mut c = srv.client();
+    c.send(b"PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    // A thousand bytes 50 ms apart would take 50 s, past the client's patience.
+    let writer = trickle(&c, vec![b'x'; 1000], Duration::from_millis(50));
+    let r = c.reply();
+    assert_eq!((r.status, r.header("connection")), (408, Some("close")));
+    assert!(r.text().contains("--web.read-timeout"), "{}", r.text());
+    assert!(c.closed());
+    drop(c);
+    writer.join().unwrap();
+    assert_eq!(srv.client().get("/").status, 200);
+}
+
+#[test]
+fn the_read_timeout_counts_from_the_first_byte_of_the_head() {
+    let srv = serve(Config {
+        read_timeout: Duration::from_millis(500),
+        header_timeout: Duration::from_secs(60),
+        ..config()
+    });
+    let mut c = srv.client();
+    let head = b"GET / HTTP/1.1\r\nHost: t\r\nX-Padding: ".iter().copied();
+    let writer = trickle(&c, head.chain([b'y'; 1000]).collect(), Duration::from_millis(50));
+    assert_eq!(c.reply().status, 408);
+    drop(c);
+    writer.join().unwrap();
+}
+
+#[test]
+fn a_zero_read_timeout_sets_no_whole_request_deadline() {
+    let srv = serve(Config { read_timeout: Duration::ZERO, ..config() });
+    let mut c = srv.client();
+    c.send(b"PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 20\r\n\r\n");
+    let writer = trickle(&c, vec![b'z'; 20], Duration::from_millis(100));
+    writer.join().unwrap();
+    assert_eq!(c.reply().body, vec![b'z'; 20]);
 }
 
 #[test]

@@ -21,6 +21,10 @@ pub struct Config {
     /// Time from a head's first byte to its end; past it the answer is 408 and the connection
     /// closes. Also bounds the wait for the head of the next pipelined request.
     pub header_timeout: Duration,
+    /// Time from a request's first byte to the end of its body (Go's `http.Server.ReadTimeout`);
+    /// past it the answer is 408 and the connection closes. It bounds what the per-read
+    /// timeouts cannot: a client trickling a byte now and then. `Duration::ZERO`: no limit.
+    pub read_timeout: Duration,
     /// Time a kept-alive connection may sit with no request in progress before it is closed.
     /// While a body is read it is the longest pause allowed between two reads.
     pub idle_timeout: Duration,
@@ -38,7 +42,8 @@ pub struct Config {
 impl Default for Config {
     /// No listeners; the worker count the threading measurement picked (see
     /// [`serve`](super)); 1,024 connections; 16 KiB heads; 64 KiB bodies (the exporter takes
-    /// none; the gateway raises it); timeouts 10 s for heads, 5 min idle, 30 s for writes;
+    /// none; the gateway raises it); timeouts 10 s for heads, 60 s for whole requests, 5 min
+    /// idle, 30 s for writes;
     /// 40 limited requests, node_exporter's default; signals handled.
     fn default() -> Config {
         Config {
@@ -48,6 +53,7 @@ impl Default for Config {
             max_head: 16 << 10,
             max_body: 64 << 10,
             header_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(300),
             write_timeout: Duration::from_secs(30),
             max_inflight: 40,

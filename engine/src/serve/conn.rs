@@ -51,6 +51,12 @@ const LINGER: Duration = Duration::from_secs(2);
 /// Bytes dropped while lingering before closing regardless.
 const LINGER_MAX: usize = 1 << 20;
 
+/// Refusal details, naming the flags `nodegate` sets these limits with.
+const HEAD_TOO_LARGE: &str = "request head too large (limit: --web.max-header-bytes)";
+const BODY_TOO_LARGE: &str = "request body too large";
+const LATE: &str = "request not received in time (limits: --web.read-header-timeout, \
+                    --web.read-timeout, --web.idle-timeout)";
+
 /// What the loop shares with its connections.
 pub(super) struct Ctx<H: Handler> {
     pub handler: Arc<H>,
@@ -183,6 +189,9 @@ pub(super) struct Conn {
     phase: Phase,
     ex: Exchange,
     deadline: Option<Instant>,
+    /// When the request being read must be in whole (`read_timeout` after its first byte);
+    /// `None` between requests or with no read timeout.
+    read_by: Option<Instant>,
     /// Whether WRITABLE interest is registered (only while a write would block).
     writable: bool,
 }
@@ -205,6 +214,7 @@ impl Conn {
             phase: Phase::Head,
             ex: Exchange::REFUSED,
             deadline: None,
+            read_by: None,
             writable: false,
         }
     }
@@ -242,6 +252,7 @@ impl Conn {
         self.stream = None;
         self.peer = None;
         self.deadline = None;
+        self.read_by = None;
         if self.input.len() > POOL_MAX {
             self.input.truncate(INPUT_INIT);
             self.input.shrink_to_fit();
@@ -265,9 +276,9 @@ impl Conn {
             Phase::Head if self.end == 0 => Step::Close,
             Phase::Head => {
                 self.ex = Exchange::REFUSED;
-                self.refuse(Refusal { status: 408, detail: "" }, cx)
+                self.refuse(Refusal { status: 408, detail: LATE }, cx)
             }
-            Phase::Body(_) => self.refuse(Refusal { status: 408, detail: "" }, cx),
+            Phase::Body(_) => self.refuse(Refusal { status: 408, detail: LATE }, cx),
             Phase::Write { .. } | Phase::Linger { .. } => Step::Close,
             Phase::Working => Step::Wait,
         };
@@ -324,11 +335,11 @@ impl Conn {
             }
             if self.end >= cx.cfg.max_head {
                 self.ex = Exchange::REFUSED;
-                return self.refuse(Refusal { status: 431, detail: "" }, cx);
+                return self.refuse(Refusal { status: 431, detail: HEAD_TOO_LARGE }, cx);
             }
             let was_empty = self.end == 0;
             match self.fill(cx.cfg.max_head) {
-                Ok(true) if was_empty => self.set_deadline(cx.cfg.header_timeout, cx),
+                Ok(true) if was_empty => self.begin_request(cx),
                 Ok(true) => {}
                 Ok(false) => return Step::Close,
                 Err(step) => return step,
@@ -374,7 +385,7 @@ impl Conn {
 
     fn read_body_next<H: Handler>(&mut self, reading: Reading, cx: &mut Ctx<H>) -> Step {
         self.phase = Phase::Body(reading);
-        self.set_deadline(cx.cfg.idle_timeout, cx);
+        self.set_read_deadline(cx.cfg.idle_timeout, cx);
         Step::Again
     }
 
@@ -395,7 +406,7 @@ impl Conn {
                         return self.complete(cx);
                     }
                     Err(ChunkError::TooLarge) => {
-                        return self.refuse(Refusal { status: 413, detail: "" }, cx)
+                        return self.refuse(Refusal { status: 413, detail: BODY_TOO_LARGE }, cx)
                     }
                     Err(_) => {
                         return self
@@ -408,8 +419,8 @@ impl Conn {
         };
         match self.fill(limit) {
             Ok(true) => {
-                // A body may take long; what must not is a pause in it.
-                self.set_deadline(cx.cfg.idle_timeout, cx);
+                // A body may take long (up to `read_timeout`); what must not is a pause in it.
+                self.set_read_deadline(cx.cfg.idle_timeout, cx);
                 Step::Again
             }
             Ok(false) => Step::Close,
@@ -443,6 +454,7 @@ impl Conn {
         });
         self.phase = Phase::Working;
         self.deadline = None;
+        self.read_by = None;
         Step::Wait
     }
 
@@ -455,6 +467,7 @@ impl Conn {
 
     /// Queues the final response in `resp`.
     fn respond<H: Handler>(&mut self, cx: &mut Ctx<H>) -> Step {
+        self.read_by = None;
         self.ex.keep_alive &= !cx.stopping;
         let connection = match (self.ex.keep_alive, self.ex.http10) {
             (false, _) => Connection::Close,
@@ -533,8 +546,11 @@ impl Conn {
         self.scanned = 0;
         self.resp.clear();
         self.phase = Phase::Head;
-        let wait = if self.end == 0 { cx.cfg.idle_timeout } else { cx.cfg.header_timeout };
-        self.set_deadline(wait, cx);
+        match self.end {
+            0 => self.set_deadline(cx.cfg.idle_timeout, cx),
+            // The next request's first bytes are in already: its clocks start now.
+            _ => self.begin_request(cx),
+        }
         Step::Again
     }
 
@@ -580,8 +596,26 @@ impl Conn {
         }
     }
 
-    fn set_deadline<H: Handler>(&mut self, after: Duration, cx: &mut Ctx<H>) {
+    /// A request's first byte is in: its head must follow within `header_timeout`, and the
+    /// whole request within `read_timeout`.
+    fn begin_request<H: Handler>(&mut self, cx: &mut Ctx<H>) {
+        let whole = cx.cfg.read_timeout;
+        self.read_by = (!whole.is_zero()).then(|| cx.now + whole);
+        self.set_read_deadline(cx.cfg.header_timeout, cx);
+    }
+
+    /// Sets the deadline `after` from now for reading more of the request, but no later than
+    /// the whole request's: a client that keeps each pause short still cannot take longer.
+    fn set_read_deadline<H: Handler>(&mut self, after: Duration, cx: &mut Ctx<H>) {
         let at = cx.now + after;
+        self.set_deadline_at(self.read_by.map_or(at, |by| by.min(at)), cx);
+    }
+
+    fn set_deadline<H: Handler>(&mut self, after: Duration, cx: &mut Ctx<H>) {
+        self.set_deadline_at(cx.now + after, cx);
+    }
+
+    fn set_deadline_at<H: Handler>(&mut self, at: Instant, cx: &mut Ctx<H>) {
         self.deadline = Some(at);
         cx.next_sweep = cx.next_sweep.min(at);
     }
@@ -603,11 +637,11 @@ fn route<H: Handler>(
         return Ok(None);
     };
     if head.len > cfg.max_head {
-        return Err(Refusal { status: 431, detail: "" });
+        return Err(Refusal { status: 431, detail: HEAD_TOO_LARGE });
     }
     if let Framing::Length(n) = head.framing {
         if n > cfg.max_body as u64 {
-            return Err(Refusal { status: 413, detail: "" });
+            return Err(Refusal { status: 413, detail: BODY_TOO_LARGE });
         }
     }
     let ex = Exchange {
