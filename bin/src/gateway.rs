@@ -2,20 +2,18 @@
 //! then the gateway served over HTTP, its state recovered from and kept durable in
 //! `--persistence.file`.
 
-use crate::flags::{bool_flag, bool_value, value_flag};
+use crate::flags::{self, bool_flag, bool_value, value_flag};
 use crate::logger;
 use crate::persistence;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use engine::serve::{self, Server};
 use gateway::handler::{route_prefix, Config, Gateway};
+use gateway::limits::{Limits, PushLimits};
 use gateway::own::BuildInfo;
 use gateway::store::Store;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Largest request body accepted (upstream has no limit).
-const MAX_BODY: usize = 64 << 20;
 
 /// The subcommand and its flags.
 pub fn command() -> Command {
@@ -46,6 +44,8 @@ pub fn command() -> Command {
             "push.disable-consistency-check",
             "Do not check consistency of pushed metrics. DANGEROUS.",
         ))
+        .args(flags::server_args())
+        .args(limit_args())
         .args(persistence::args())
         .arg(
             value_flag("log.level", "Only log messages with the given severity or above.", "info")
@@ -55,6 +55,79 @@ pub fn command() -> Command {
             value_flag("log.format", "Output format of log messages.", "logfmt")
                 .value_parser(["logfmt", "json"]),
         )
+}
+
+/// A count where 0 means no limit.
+fn count(s: &str) -> Result<usize, String> {
+    s.parse::<usize>().map_err(|e| e.to_string())
+}
+
+/// The gateway's limits (upstream has none); defaults are [`Limits::default`]'s, explained in
+/// the README's "Limits" section.
+fn limit_args() -> [Arg; 6] {
+    let d = Limits::default();
+    let text = |n: usize| -> &'static str { Box::leak(n.to_string().into_boxed_str()) };
+    [
+        value_flag(
+            "push.max-body-bytes",
+            "Largest push body in bytes, and most a gzip or snappy body may decode to; past it \
+             the push gets 413.",
+            text(d.body_bytes),
+        )
+        .value_parser(|s: &str| match count(s)? {
+            0 => Err("must be at least 1".to_owned()),
+            n => Ok(n),
+        }),
+        value_flag(
+            "push.max-labels-per-series",
+            "Most labels a pushed series may have, grouping labels and instance included; \
+             past it the push gets 400. 0 for no limit.",
+            text(d.push.labels_per_series),
+        )
+        .value_parser(count),
+        value_flag(
+            "push.max-series-per-push",
+            "Most series one push may hold; past it the push gets 400. 0 for no limit.",
+            text(d.push.series_per_push),
+        )
+        .value_parser(count),
+        value_flag(
+            "push.max-label-value-bytes",
+            "Longest label value in a push, in bytes; past it the push gets 400. 0 for no limit.",
+            text(d.push.label_value_bytes),
+        )
+        .value_parser(count),
+        value_flag(
+            "push.max-groups",
+            "Most groups the gateway holds; a push that would add one past it gets 507. 0 for \
+             no limit.",
+            text(d.groups),
+        )
+        .value_parser(count),
+        value_flag(
+            "push.max-series",
+            "Most series the gateway holds (two push-time gauges per group included); a push \
+             that would add series past it gets 507. 0 for no limit.",
+            text(d.series),
+        )
+        .value_parser(count),
+    ]
+}
+
+/// The limits from [`limit_args`].
+fn limits(m: &ArgMatches) -> Limits {
+    let d = Limits::default();
+    let n = |name: &str, default: usize| m.get_one::<usize>(name).copied().unwrap_or(default);
+    Limits {
+        body_bytes: n("push.max-body-bytes", d.body_bytes),
+        push: PushLimits {
+            labels_per_series: n("push.max-labels-per-series", d.push.labels_per_series),
+            series_per_push: n("push.max-series-per-push", d.push.series_per_push),
+            label_value_bytes: n("push.max-label-value-bytes", d.push.label_value_bytes),
+        },
+        groups: n("push.max-groups", d.groups),
+        series: n("push.max-series", d.series),
+    }
 }
 
 /// The path of a URL as Go's `url.Parse` gives it: after `scheme://host`, or the whole value
@@ -154,7 +227,8 @@ pub fn run(m: &ArgMatches) -> ExitCode {
             }
         }
     }
-    let store = Arc::new(Store::new());
+    let limits = limits(m);
+    let store = Arc::new(Store::with_limits(limits));
     let replay = |op: &gateway::op::Op<'_>| {
         if let Err(e) = store.apply(op) {
             log::warn!(err:% = e; "a persisted change could not be applied; skipped");
@@ -183,12 +257,13 @@ pub fn run(m: &ArgMatches) -> ExitCode {
     }
     spawn_trimmer();
     let gateway = Arc::new(Gateway::new(cfg, Arc::clone(&store), Arc::clone(&durable.journal)));
-    let server_cfg = serve::Config {
+    let mut server_cfg = serve::Config {
         listen,
-        max_body: MAX_BODY,
+        max_body: limits.body_bytes,
         handle_signals: true,
         ..serve::Config::default()
     };
+    flags::server_config(m, &mut server_cfg);
     let server = match Server::bind(server_cfg, Arc::clone(&gateway)) {
         Ok(s) => s,
         Err(e) => {
@@ -256,5 +331,33 @@ mod tests {
         assert!(bool_value(&m, "web.enable-admin-api", false));
         assert!(!bool_value(&m, "push.disable-consistency-check", true));
         assert_eq!(m.get_one::<String>("web.route-prefix").unwrap(), "/pgw");
+    }
+
+    #[test]
+    fn limit_flags_default_to_the_gateways_and_parse() {
+        let m = command().try_get_matches_from(["gateway"]).unwrap();
+        assert_eq!(limits(&m), Limits::default());
+        let m = command()
+            .try_get_matches_from([
+                "gateway",
+                "--push.max-body-bytes=1000",
+                "--push.max-labels-per-series=0",
+                "--push.max-series-per-push=7",
+                "--push.max-label-value-bytes=9",
+                "--push.max-groups=2",
+                "--push.max-series=0",
+            ])
+            .unwrap();
+        let want = Limits {
+            body_bytes: 1000,
+            push: PushLimits { labels_per_series: 0, series_per_push: 7, label_value_bytes: 9 },
+            groups: 2,
+            series: 0,
+        };
+        assert_eq!(limits(&m), want);
+        for bad in ["--push.max-body-bytes=0", "--push.max-groups=-1", "--push.max-series=1e6"] {
+            let e = command().try_get_matches_from(["gateway", bad]).unwrap_err().to_string();
+            assert!(e.contains(bad.split('=').next().unwrap()), "{bad}: {e}");
+        }
     }
 }

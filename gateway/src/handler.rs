@@ -35,9 +35,6 @@ use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// The most a request body may decode to (gzip or snappy); upstream has no limit.
-pub const MAX_DECODED: usize = 64 << 20;
-
 /// How the gateway is set up.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
@@ -871,15 +868,17 @@ impl Gateway {
             };
         }
         let encoding = req.header("content-encoding").map(engine::lex::trim).unwrap_or_default();
+        // Decoded bodies get the limit raw ones have (the server answers 413 past it).
+        let max = self.store.limits().body_bytes;
         let raw: &[u8] = if encoding.eq_ignore_ascii_case(b"gzip") {
-            match body::gunzip(req.body, body, inflate, MAX_DECODED) {
+            match body::gunzip(req.body, body, inflate, max) {
                 Ok(()) => body,
-                Err(e) => return bad_body(resp, e),
+                Err(e) => return bad_body(resp, e, max),
             }
         } else if snappy {
-            match body::unsnappy(req.body, body, MAX_DECODED) {
+            match body::unsnappy(req.body, body, max) {
                 Ok(()) => body,
-                Err(e) => return bad_body(resp, e),
+                Err(e) => return bad_body(resp, e, max),
             }
         } else {
             req.body
@@ -911,6 +910,11 @@ impl Gateway {
                     202
                 }
             }
+            Pushed::Limited { status } => {
+                log::warn!(source = peer().as_str(), err = scratch.message(); "push refused by a limit");
+                error(resp, status, scratch.message());
+                status
+            }
             Pushed::Journal(e) => {
                 log::error!(err:% = e; "cannot persist the push");
                 error(resp, 500, &format!("cannot persist the change: {e}"));
@@ -920,7 +924,12 @@ impl Gateway {
     }
 }
 
-fn bad_body(resp: &mut Response, e: BodyError) -> u16 {
+fn bad_body(resp: &mut Response, e: BodyError, max: usize) -> u16 {
+    if e == BodyError::TooLarge {
+        let text = format!("request body decodes to more than --push.max-body-bytes={max} bytes");
+        error(resp, 413, &text);
+        return 413;
+    }
     error(resp, 400, &e.to_string());
     400
 }

@@ -6,6 +6,7 @@
 //! - [`parse`]: push bodies (text or protobuf) read into pre-encoded groups.
 //! - [`group`]: one group's families and series, pre-encoded.
 //! - [`store`]: the striped store, its consistency index, merged scrapes, replay and snapshots.
+//! - [`limits`]: what a push and the store may hold.
 //! - [`own`]: the gateway's own metrics.
 //! - [`body`]: gzip and snappy request bodies.
 //! - [`handler`]: the HTTP routes on the engine's server.
@@ -17,6 +18,7 @@ pub mod body;
 pub mod group;
 pub mod handler;
 pub mod json;
+pub mod limits;
 mod native;
 pub mod op;
 pub mod own;

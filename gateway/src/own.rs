@@ -134,8 +134,9 @@ const ROUTES: [&str; 10] = [
     "static",
 ];
 const METHODS: [&str; 6] = ["get", "put", "post", "delete", "options", "head"];
-const CODES: [u16; 9] = [200, 202, 400, 403, 404, 405, 413, 500, 503];
-const CODE_TEXT: [&str; 9] = ["200", "202", "400", "403", "404", "405", "413", "500", "503"];
+const CODES: [u16; 10] = [200, 202, 400, 403, 404, 405, 413, 500, 503, 507];
+const CODE_TEXT: [&str; 10] =
+    ["200", "202", "400", "403", "404", "405", "413", "500", "503", "507"];
 
 /// Observations kept per push summary.
 pub const RING: usize = 1024;

@@ -24,6 +24,7 @@
 //! Nothing allocates once the parser's and the group's buffers have grown to the body at hand.
 
 use crate::group::{self, Group, Label, Type, Values};
+use crate::limits::PushLimits;
 use crate::op::Format;
 use crate::path::is_label_name;
 use crate::proto::{self, FieldValue, Reader};
@@ -38,6 +39,8 @@ pub enum Reject {
     Parse,
     /// Well-formed but invalid: refused as a failed push (recorded on the group).
     Invalid,
+    /// Past one of the [`PushLimits`]: a 400 naming the limit; the group is not touched.
+    Limit,
 }
 
 /// The prefix upstream puts before every consistency-check error.
@@ -61,6 +64,8 @@ pub struct Parser {
     /// Set when the body holds the same series twice; the text is in `dup_msg`.
     pub(crate) has_dup: bool,
     pub(crate) dup_msg: String,
+    /// Applied to every series read; none by default (the replay path).
+    pub(crate) limits: PushLimits,
 }
 
 type Range = (u32, u32);
@@ -173,7 +178,7 @@ impl Parser {
         time_ms: i64,
         out: &mut Group,
     ) -> Result<(), Reject> {
-        let Parser { text, msg, has_dup, dup_msg, plain, .. } = self;
+        let Parser { text, msg, has_dup, dup_msg, plain, limits, .. } = self;
         let fams = match text.parse(body) {
             Ok(f) => f,
             Err(e) => {
@@ -209,6 +214,9 @@ impl Parser {
                     labels.sort_by(|a, b| a.0.cmp(b.0));
                 } else {
                     sanitize(&body_labels, key, &mut labels);
+                }
+                if limits.check_series(name, &labels, out.series.len(), msg).is_err() {
+                    return Err(Reject::Limit);
                 }
                 let fault = match m.value() {
                     textparse::Value::GaugeHistogram => Err(Fault::Kind(kind)),
@@ -259,7 +267,7 @@ impl Parser {
         out: &mut Group,
         snapshot: bool,
     ) -> Result<(), Reject> {
-        let Parser { families, subs, extra, values, msg, has_dup, dup_msg, .. } = self;
+        let Parser { families, subs, extra, values, msg, has_dup, dup_msg, limits, .. } = self;
         // Pass 1: split the stream, check every message's wire format, find names.
         families.clear();
         let mut rest = body;
@@ -357,6 +365,9 @@ impl Parser {
                 }
                 let dup_names = has_repeated_name(&mut body_labels);
                 sanitize(&body_labels, key, &mut labels);
+                if limits.check_series(name, &labels, out.series.len(), msg).is_err() {
+                    return Err(Reject::Limit);
+                }
                 let fault = if !has_value {
                     Err(Fault::Kind(kind))
                 } else if let Some(n) = dup_names {
@@ -826,6 +837,7 @@ mod tests {
             match p.read(Format::Protobuf, &body[..n], KEY, 5, &mut g) {
                 Ok(()) | Err(Reject::Parse) => {}
                 Err(Reject::Invalid) => {}
+                Err(Reject::Limit) => panic!("no limit is set"),
             }
         }
         for n in 0..body.len() {

@@ -49,6 +49,7 @@
 
 use crate::group::{self, Fam, Group, Type, Values};
 use crate::json;
+use crate::limits::{is_over, Limits};
 use crate::op::{Format, Journal, Kind, Label, Op};
 use crate::own;
 use crate::parse::{Parser, Reject, INVALID_PREFIX};
@@ -57,7 +58,7 @@ use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 /// Group stripes.
@@ -108,6 +109,12 @@ pub enum Pushed {
         malformed: bool,
         /// Whether `push_failure_time_seconds` was set.
         recorded: bool,
+    },
+    /// Past a limit ([`crate::limits`]): nothing changed; answer `status` (400 for a limit
+    /// on the push, 507 for one on the store) with [`Scratch::message`].
+    Limited {
+        /// The HTTP status to answer.
+        status: u16,
     },
     /// The journal could not make the change durable; nothing changed.
     Journal(std::io::Error),
@@ -179,6 +186,11 @@ pub struct Store {
     replay: Mutex<Scratch>,
     /// Signature of the HELP conflicts last logged, so that each is logged once per change.
     help_conflicts: AtomicU64,
+    limits: Limits,
+    /// Groups and series held, plus those reserved by changes not yet installed; see
+    /// [`Store::reserve`].
+    groups: AtomicUsize,
+    series: AtomicUsize,
 }
 
 impl Default for Store {
@@ -285,15 +297,109 @@ fn write_family<'g, I>(
     }
 }
 
+/// Adds `add` to `counter` unless that takes it past `cap` (0: none); else writes the refusal
+/// (`what`: `groups` or `series`, which also names the flag) into `msg`.
+fn take(
+    counter: &AtomicUsize,
+    add: usize,
+    cap: usize,
+    what: &str,
+    msg: &mut String,
+) -> Result<(), ()> {
+    if add == 0 {
+        return Ok(());
+    }
+    match counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+        (!is_over(n + add, cap)).then_some(n + add)
+    }) {
+        Ok(_) => Ok(()),
+        Err(n) => {
+            let _ =
+                write!(msg, "push refused: would hold {} {what}, --push.max-{what}={cap}", n + add);
+            Err(())
+        }
+    }
+}
+
+/// What a change reserved against the store's caps: released if it fails.
+#[derive(Clone, Copy, Debug)]
+struct Reserved {
+    groups: usize,
+    series: usize,
+}
+
 impl Store {
-    /// An empty store.
+    /// An empty store with the default [`Limits`].
     pub fn new() -> Store {
+        Store::with_limits(Limits::default())
+    }
+
+    /// An empty store that applies `limits` to live pushes.
+    pub fn with_limits(limits: Limits) -> Store {
         Store {
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: std::hash::RandomState::new(),
             replay: Mutex::new(Scratch::new()),
             help_conflicts: AtomicU64::new(0),
+            limits,
+            groups: AtomicUsize::new(0),
+            series: AtomicUsize::new(0),
+        }
+    }
+
+    /// The limits live pushes get.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Reserves what `next` replacing `old` adds to the store, if that stays within the caps;
+    /// else writes the refusal into `msg`. Called with the group's writer lock held, so `old`
+    /// is what is stored. A change that does not grow the store reserves nothing and always
+    /// passes. The counters move by compare-and-swap, so concurrent pushes to different
+    /// stripes never take the store past a cap together.
+    fn reserve(&self, old: Option<&Group>, next: &Group, msg: &mut String) -> Result<Reserved, ()> {
+        let held = old.map_or(0, |o| o.series.len());
+        let want = Reserved {
+            groups: usize::from(old.is_none()),
+            series: next.series.len().saturating_sub(held),
+        };
+        take(&self.groups, want.groups, self.limits.groups, "groups", msg)?;
+        if take(&self.series, want.series, self.limits.series, "series", msg).is_err() {
+            self.groups.fetch_sub(want.groups, Ordering::AcqRel);
+            return Err(());
+        }
+        Ok(want)
+    }
+
+    /// Uncounts what a live change that got its growth reserved took away: a group that went
+    /// from `held` series to `now`.
+    fn shrunk(&self, held: Option<usize>, now: usize) {
+        if let Some(fewer) = held.and_then(|h| h.checked_sub(now)) {
+            self.series.fetch_sub(fewer, Ordering::AcqRel);
+        }
+    }
+
+    /// Gives back a reservation whose change failed.
+    fn release(&self, r: Reserved) {
+        self.groups.fetch_sub(r.groups, Ordering::AcqRel);
+        self.series.fetch_sub(r.series, Ordering::AcqRel);
+    }
+
+    /// Counts a group going from `held` series (`None`: absent) to `now` (`None`: removed),
+    /// with no cap: replay, removals, and live changes that made a group smaller (growth was
+    /// reserved).
+    fn account(&self, held: Option<usize>, now: Option<usize>) {
+        match (held, now) {
+            (None, Some(_)) => self.groups.fetch_add(1, Ordering::AcqRel),
+            (Some(_), None) => self.groups.fetch_sub(1, Ordering::AcqRel),
+            _ => 0,
+        };
+        let (held, now) = (held.unwrap_or(0), now.unwrap_or(0));
+        if now > held {
+            self.series.fetch_add(now - held, Ordering::AcqRel);
+        } else {
+            self.series.fetch_sub(held - now, Ordering::AcqRel);
         }
     }
 
@@ -329,12 +435,17 @@ impl Store {
         checked: bool,
     ) -> Pushed {
         s.msg.clear();
+        s.parser.limits = self.limits.push;
         canonical_key(&mut s.key, &op.labels);
         match s.parser.read(op.format, op.body, &op.labels, op.time_ms, &mut s.next) {
             Ok(()) => {}
             Err(Reject::Parse) => {
                 s.msg.push_str(s.parser.message());
                 return Pushed::Refused { malformed: true, recorded: false };
+            }
+            Err(Reject::Limit) => {
+                s.msg.push_str(s.parser.message());
+                return Pushed::Limited { status: 400 };
             }
             Err(Reject::Invalid) => {
                 s.msg.push_str(INVALID_PREFIX);
@@ -351,6 +462,10 @@ impl Store {
         let writer = lock(&stripe.writer);
         let old = stripe.read().get(&s.key[..]).cloned();
         build_push(&mut s.next, old.as_deref(), op.kind == Kind::Put, op.time_ms);
+        let Ok(reserved) = self.reserve(old.as_deref(), &s.next, &mut s.msg) else {
+            return Pushed::Limited { status: 507 };
+        };
+        let held = old.as_deref().map(|o| o.series.len());
         let mask = mask_of(s.next.families.iter().map(|f| s.next.name(f)))
             | old.as_deref().map_or(0, |o| mask_of(o.families.iter().map(|f| o.name(f))));
         {
@@ -359,6 +474,7 @@ impl Store {
                 let Scratch { next, rcount, msg, .. } = &mut *s;
                 if !check(&mut shards, next, old.as_deref(), rcount, msg) {
                     drop(shards);
+                    self.release(reserved);
                     let r = self.fail_locked(s, journal, &op.labels, op.time_ms, stripe, old);
                     drop(writer);
                     return r;
@@ -370,9 +486,11 @@ impl Store {
         op.encode(&mut s.record);
         if let Err(e) = journal.append(&s.record) {
             count(&mut self.lock_shards(mask), &s.next, true, -1);
+            self.release(reserved);
             return Pushed::Journal(e);
         }
         self.install(s, stripe, old, mask);
+        self.shrunk(held, s.next.series.len());
         drop(writer);
         Pushed::Stored
     }
@@ -404,12 +522,18 @@ impl Store {
         old: Option<Arc<Group>>,
     ) -> Pushed {
         build_failure(&mut s.next, labels, old.as_deref(), time_ms);
+        let mut ignored = String::new();
+        // The push's own refusal is what the client hears of; past a cap it is not recorded.
+        let Ok(reserved) = self.reserve(old.as_deref(), &s.next, &mut ignored) else {
+            return Pushed::Refused { malformed: false, recorded: false };
+        };
+        let held = old.as_deref().map(|o| o.series.len());
         let mask = mask_of(s.next.families.iter().map(|f| s.next.name(f)));
         {
             let mut shards = self.lock_shards(mask);
-            let mut ignored = String::new();
             let Scratch { next, rcount, .. } = &mut *s;
             if !check(&mut shards, next, old.as_deref(), rcount, &mut ignored) {
+                self.release(reserved);
                 return Pushed::Refused { malformed: false, recorded: false };
             }
             count(&mut shards, &s.next, true, 1);
@@ -425,10 +549,12 @@ impl Store {
         op.encode(&mut s.record);
         if let Err(e) = journal.append(&s.record) {
             count(&mut self.lock_shards(mask), &s.next, true, -1);
+            self.release(reserved);
             log::error!(err:% = e; "cannot record a failed push in the journal");
             return Pushed::Refused { malformed: false, recorded: false };
         }
         self.install(s, stripe, old, mask);
+        self.shrunk(held, s.next.series.len());
         Pushed::Refused { malformed: false, recorded: true }
     }
 
@@ -487,6 +613,7 @@ impl Store {
 
     fn remove(&self, stripe: &Stripe, key: &[u8]) {
         let Some(old) = stripe.write().remove(key) else { return };
+        self.account(Some(old.series.len()), None);
         let mut shards = self.lock_shards(mask_of(old.families.iter().map(|f| old.name(f))));
         count(&mut shards, &old, false, -1);
     }
@@ -509,6 +636,9 @@ impl Store {
         for st in self.stripes.iter() {
             st.write().clear();
         }
+        // Every writer lock is held: no reservation is outstanding.
+        self.groups.store(0, Ordering::Release);
+        self.series.store(0, Ordering::Release);
         for g in shards.guards.iter_mut().flatten() {
             g.kinds.clear();
             g.series.clear();
@@ -542,6 +672,7 @@ impl Store {
                 let mask = mask_of(s.next.families.iter().map(|f| s.next.name(f)))
                     | old.as_deref().map_or(0, |o| mask_of(o.families.iter().map(|f| o.name(f))));
                 count(&mut self.lock_shards(mask), &s.next, true, 1);
+                self.account(old.as_deref().map(|o| o.series.len()), Some(s.next.series.len()));
                 self.install(s, stripe, old, mask);
             }
             Kind::Failure => {
@@ -551,6 +682,7 @@ impl Store {
                 build_failure(&mut s.next, &op.labels, old.as_deref(), op.time_ms);
                 let mask = mask_of(s.next.families.iter().map(|f| s.next.name(f)));
                 count(&mut self.lock_shards(mask), &s.next, true, 1);
+                self.account(old.as_deref().map(|o| o.series.len()), Some(s.next.series.len()));
                 self.install(s, stripe, old, mask);
             }
             Kind::Delete => {
@@ -1294,12 +1426,16 @@ fn check(
 
 #[cfg(test)]
 impl Store {
-    /// Whether the index counts exactly the families and series the groups hold.
+    /// Whether the index counts exactly the families and series the groups hold, and the
+    /// caps' counters exactly the groups and series.
     fn index_matches_groups(&self) -> bool {
         let mut kinds: HashMap<Vec<u8>, [u32; 6]> = HashMap::new();
         let mut series: HashMap<u64, u32> = HashMap::new();
+        let (mut n_groups, mut n_series) = (0, 0);
         for st in self.stripes.iter() {
             for g in st.read().values() {
+                n_groups += 1;
+                n_series += g.series.len();
                 for f in &g.families {
                     kinds.entry(g.name(f).to_vec()).or_default()[f.kind as usize] += 1;
                     for s in g.family_series(f) {
@@ -1315,13 +1451,17 @@ impl Store {
             got_kinds.extend(sh.kinds.iter().map(|(k, v)| (k.to_vec(), *v)));
             got_series.extend(sh.series.iter().map(|(k, v)| (*k, *v)));
         }
-        kinds == got_kinds && series == got_series
+        kinds == got_kinds
+            && series == got_series
+            && self.groups.load(Ordering::Acquire) == n_groups
+            && self.series.load(Ordering::Acquire) == n_series
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::PushLimits;
     use crate::op::Volatile;
 
     fn op<'a>(kind: Kind, labels: &[(&'a str, &'a str)], body: &'a str, t: i64) -> Op<'a> {
@@ -1346,6 +1486,7 @@ mod tests {
         match store.push(&mut s, &Volatile, o, true) {
             Pushed::Stored => Ok(()),
             Pushed::Refused { .. } => Err(s.message().to_owned()),
+            Pushed::Limited { status } => Err(format!("{status} {}", s.message())),
             Pushed::Journal(e) => Err(e.to_string()),
         }
     }
@@ -1560,7 +1701,8 @@ mod tests {
         fn journal_replay_and_snapshot_recreate_the_state(
             ops in proptest::collection::vec((0..4u8, 0..3u8, 0..6u8, 0..3u8, proptest::bool::ANY), 1..40),
         ) {
-            let live = Store::new();
+            // Small caps: some pushes are refused for room, which must leave no trace.
+            let live = Store::with_limits(Limits { groups: 4, series: 14, ..Limits::default() });
             let journal = Recording::default();
             let mut s = Scratch::new();
             let bodies = [
@@ -1598,6 +1740,97 @@ mod tests {
             proptest::prop_assert_eq!(json(&copy), json(&live));
             proptest::prop_assert!(replayed.index_matches_groups() && copy.index_matches_groups());
         }
+    }
+
+    #[test]
+    fn the_group_cap_refuses_new_groups_only_and_changes_nothing() {
+        let st = Store::with_limits(Limits { groups: 2, ..Limits::default() });
+        push(&st, &op(Kind::Put, &[("job", "a")], "m 1\n", 1)).unwrap();
+        push(&st, &op(Kind::Put, &[("job", "b")], "m 2\n", 2)).unwrap();
+        let before = scrape(&st);
+        let e = push(&st, &op(Kind::Put, &[("job", "c")], "m 3\n", 3)).unwrap_err();
+        assert_eq!(e, "507 push refused: would hold 3 groups, --push.max-groups=2");
+        assert_eq!(scrape(&st), before);
+        // Replacing a stored group, even with more series, needs no new group.
+        push(&st, &op(Kind::Post, &[("job", "a")], "n 1\nm 4\n", 4)).unwrap();
+        st.delete(&mut Scratch::new(), &Volatile, &op(Kind::Delete, &[("job", "b")], "", 5))
+            .unwrap();
+        push(&st, &op(Kind::Put, &[("job", "c")], "m 3\n", 6)).unwrap();
+        assert!(st.index_matches_groups() && st.len() == 2);
+    }
+
+    #[test]
+    fn the_series_cap_counts_growth_and_lets_groups_shrink() {
+        // Each group holds its series plus the two push-time gauges.
+        let st = Store::with_limits(Limits { series: 8, ..Limits::default() });
+        push(&st, &op(Kind::Put, &[("job", "a")], "a 1\nb 1\nc 1\n", 1)).unwrap();
+        let e = push(&st, &op(Kind::Put, &[("job", "b")], "a 1\nb 1\n", 2)).unwrap_err();
+        assert_eq!(e, "507 push refused: would hold 9 series, --push.max-series=8");
+        push(&st, &op(Kind::Put, &[("job", "b")], "a 1\n", 2)).unwrap();
+        // At the cap: a same-size replacement passes, a larger one does not.
+        push(&st, &op(Kind::Put, &[("job", "a")], "x 1\ny 1\nz 1\n", 3)).unwrap();
+        let before = scrape(&st);
+        assert!(push(&st, &op(Kind::Post, &[("job", "b")], "b 1\n", 4)).is_err());
+        assert_eq!(scrape(&st), before);
+        // Shrinking one group makes room for another to grow.
+        push(&st, &op(Kind::Put, &[("job", "a")], "x 1\n", 5)).unwrap();
+        push(&st, &op(Kind::Post, &[("job", "b")], "b 1\nc 1\n", 6)).unwrap();
+        assert!(st.index_matches_groups());
+    }
+
+    #[test]
+    fn per_push_limits_refuse_with_400_and_store_nothing() {
+        let push_limits =
+            PushLimits { labels_per_series: 3, series_per_push: 2, label_value_bytes: 5 };
+        let st = Store::with_limits(Limits { push: push_limits, ..Limits::default() });
+        // job and instance count: one label of the body's own fits.
+        push(&st, &op(Kind::Put, &[("job", "a")], "m{x=\"12345\"} 1\nn 1\n", 1)).unwrap();
+        let before = scrape(&st);
+        for (body, flag) in [
+            ("m{x=\"1\",y=\"2\"} 1\n", "--push.max-labels-per-series=3"),
+            ("m 1\nn 1\no 1\n", "--push.max-series-per-push=2"),
+            ("m{x=\"123456\"} 1\n", "--push.max-label-value-bytes=5"),
+        ] {
+            let e = push(&st, &op(Kind::Post, &[("job", "a")], body, 2)).unwrap_err();
+            assert!(e.starts_with("400 push refused: ") && e.ends_with(flag), "{e}");
+            assert_eq!(scrape(&st), before);
+        }
+        // Replay takes what the journal holds whatever the limits.
+        let replayed = Store::with_limits(Limits {
+            push: push_limits,
+            groups: 1,
+            series: 1,
+            ..Limits::default()
+        });
+        for job in ["a", "b"] {
+            replayed
+                .apply(&op(Kind::Put, &[("job", job)], "m 1\nn 1\no{a=\"1\",b=\"2\"} 1\n", 1))
+                .unwrap();
+        }
+        assert!(replayed.len() == 2 && replayed.index_matches_groups());
+    }
+
+    #[test]
+    fn concurrent_pushes_never_pass_the_caps_together() {
+        let st = Arc::new(Store::with_limits(Limits { groups: 50, ..Limits::default() }));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let st = Arc::clone(&st);
+                std::thread::spawn(move || {
+                    let mut s = Scratch::new();
+                    (0..100)
+                        .filter(|i| {
+                            let job = format!("j{t}-{i}");
+                            let o = op(Kind::Put, &[("job", &job)], "m 1\n", 1);
+                            matches!(st.push(&mut s, &Volatile, &o, true), Pushed::Stored)
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let stored: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!((stored, st.len()), (50, 50));
+        assert!(st.index_matches_groups());
     }
 
     #[test]
