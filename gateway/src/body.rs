@@ -113,10 +113,13 @@ pub fn gunzip(
         let start = out.len();
         loop {
             if out.len() == out.capacity() {
-                if out.len() >= cap {
+                // Room for one byte past `cap`, to tell a body of exactly `cap` bytes from a
+                // larger one.
+                let room = (cap + 1).saturating_sub(out.len());
+                if room == 0 {
                     return Err(BodyError::TooLarge);
                 }
-                out.reserve((rest.len() * 4).clamp(4096, cap - out.len()));
+                out.reserve((rest.len() * 4).max(4096).min(room));
             }
             let before = inflate.total_in();
             let status = inflate
@@ -283,6 +286,16 @@ mod tests {
         bad[at] ^= 1;
         assert_eq!(gunzip(&bad, &mut out, &mut inflate, 99), Err(BodyError::GzipChecksum));
         assert_eq!(gunzip(&gz(&text), &mut out, &mut inflate, 1000), Err(BodyError::TooLarge));
+        // From an empty buffer, with caps below the first reservation, and at the cap exactly.
+        for cap in [0, 1, text.len() - 1] {
+            let got = gunzip(&gz(&text), &mut Vec::new(), &mut inflate, cap);
+            assert_eq!(got, Err(BodyError::TooLarge), "{cap}");
+        }
+        for cap in [text.len(), text.len() + 1] {
+            let mut out = Vec::new();
+            gunzip(&gz(&text), &mut out, &mut inflate, cap).unwrap();
+            assert_eq!(out, text);
+        }
     }
 
     #[test]
