@@ -170,7 +170,7 @@ pub fn run(m: &ArgMatches) -> ExitCode {
     let admin = bool_value(m, "web.enable-admin-api", false);
     let unchecked = bool_value(m, "push.disable-consistency-check", false);
     let flag = |b: bool| if b { "true" } else { "false" }.to_owned();
-    let flags = vec![
+    let mut flags = vec![
         ("log.format".to_owned(), s("log.format")),
         ("log.level".to_owned(), s("log.level")),
         ("persistence.file".to_owned(), s("persistence.file")),
@@ -183,6 +183,9 @@ pub fn run(m: &ArgMatches) -> ExitCode {
         ("web.route-prefix".to_owned(), prefix.clone()),
         ("web.telemetry-path".to_owned(), s("web.telemetry-path")),
     ];
+    // The limits as given (or defaulted), for `/api/v1/status`.
+    let limit_flags = flags::server_args().into_iter().chain(limit_args());
+    flags.extend(limit_flags.map(|a| (a.get_id().to_string(), raw(a.get_id().as_str()))));
     let toolchain = env!("NODEGATE_TOOLCHAIN");
     // Upstream links its UI under the external URL's path, and routes under the prefix.
     let ui_prefix =

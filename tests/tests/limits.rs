@@ -179,6 +179,10 @@ fn per_push_limits_get_400_naming_the_flag_and_store_nothing() {
 #[test]
 fn total_caps_get_507_and_nothing_stored_changes() {
     let gw = gateway("caps", &["--push.max-groups=2", "--push.max-series=7"]);
+    let status = get(gw.addr, "/api/v1/status").text();
+    for flag in ["\"push.max-groups\":\"2\"", "\"web.read-timeout\":\"60s\""] {
+        assert!(status.contains(flag), "{flag} not in {status}");
+    }
     // Each group holds its series and the two push-time gauges: 4 + 3 series, at the cap.
     assert_eq!(put(gw.addr, "/metrics/job/a", "m 1\nn 1\n").status, 200);
     assert_eq!(put(gw.addr, "/metrics/job/b", "m 1\n").status, 200);
