@@ -280,6 +280,20 @@ fn error(resp: &mut Response, status: u16, text: &str) {
     resp.header("X-Content-Type-Options", b"nosniff");
 }
 
+/// Answers a change the journal could not make durable (and the store therefore did not
+/// apply): 507 when the disk is full, so clients can tell a full disk from a fault, else 500.
+/// Returns the status.
+fn unpersisted(resp: &mut Response, what: &str, e: &std::io::Error) -> u16 {
+    use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+    log::error!(err:% = e; "cannot persist the {what}");
+    let (status, why) = match e.kind() {
+        StorageFull | QuotaExceeded => (507, "the disk is full"),
+        _ => (500, "of an I/O error"),
+    };
+    error(resp, status, &format!("the {what} was not stored because {why}: {e}"));
+    status
+}
+
 fn empty(resp: &mut Response, status: u16) {
     resp.status = status;
     resp.content_type = "";
@@ -746,11 +760,7 @@ impl Gateway {
                             empty(resp, 202);
                             202
                         }
-                        Err(e) => {
-                            log::error!(err:% = e; "cannot persist the wipe");
-                            error(resp, 500, &format!("cannot persist the change: {e}"));
-                            500
-                        }
+                        Err(e) => unpersisted(resp, "wipe", &e),
                     };
                     self.metrics.count(own::Route::Wipe, req.method, status);
                     Route::Done
@@ -863,11 +873,7 @@ impl Gateway {
                     empty(resp, 202);
                     202
                 }
-                Err(e) => {
-                    log::error!(err:% = e; "cannot persist the delete");
-                    error(resp, 500, &format!("cannot persist the change: {e}"));
-                    500
-                }
+                Err(e) => unpersisted(resp, "delete", &e),
             };
         }
         let encoding = req.header("content-encoding").map(engine::lex::trim).unwrap_or_default();
@@ -911,11 +917,7 @@ impl Gateway {
                     202
                 }
             }
-            Pushed::Journal(e) => {
-                log::error!(err:% = e; "cannot persist the push");
-                error(resp, 500, &format!("cannot persist the change: {e}"));
-                500
-            }
+            Pushed::Journal(e) => unpersisted(resp, "push", &e),
         }
     }
 }
