@@ -1064,6 +1064,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unpersisted_changes_say_why_with_507_or_500() {
+        let mut resp = Response::default();
+        for (errno, status, why) in [
+            (28, 507, "the push was not stored because the disk is full: "), // ENOSPC
+            (122, 507, "the push was not stored because the disk is full: "), // EDQUOT
+            (5, 500, "the push was not stored because of an I/O error: "),   // EIO
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(unpersisted(&mut resp, "push", &e), status, "errno {errno}");
+            assert_eq!(resp.status, status);
+            let body = String::from_utf8(resp.body.clone()).unwrap();
+            assert!(body.starts_with(why) && body.ends_with(&format!("{e}\n")), "{body}");
+        }
+    }
+
+    #[test]
     fn paths_cleaned_as_go() {
         let c = |p: &str| {
             let mut out = PathBuf::new();
