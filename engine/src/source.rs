@@ -78,8 +78,13 @@ impl Drop for Kept {
     }
 }
 
+/// Every open is `O_NONBLOCK`: opening a FIFO for reading blocks in `open(2)` until a writer
+/// appears, so a FIFO planted where a file should be would hang the scrape for good. With the
+/// flag the open returns at once and the `pread` fails with `ESPIPE`. Regular files, procfs
+/// and sysfs ignore the flag.
 fn open(path: &CStr, flags: OFlags) -> Result<OwnedFd, Errno> {
-    rustix::fs::open(path, flags | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())
+    let flags = flags | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    rustix::fs::open(path, flags, Mode::empty())
 }
 
 /// Whether an error on a kept fd means the file it named is gone (and the path may now name a
@@ -118,7 +123,8 @@ impl File {
     ///
     /// # Errors
     /// The `openat` or `pread` error, or `EFBIG` past [`MAX_FILE`]. `buf` grows to the file's
-    /// size in steps of at least a page; after that nothing is allocated.
+    /// size in steps of at least a page; after that nothing is allocated. A file refused for
+    /// its size leaves `buf` freed.
     pub fn read<'b>(&mut self, buf: &'b mut Vec<u8>) -> Result<&'b [u8], Errno> {
         self.read_with(buf, false)
     }
@@ -199,10 +205,11 @@ fn stream_fd<E>(
     loop {
         // Only a line longer than the block makes the buffer grow.
         if buf.capacity() - buf.len() < MIN_SPARE {
-            if buf.len() >= MAX_FILE {
+            if buf.len() > MAX_FILE {
+                release(buf);
                 return Err((Errno::FBIG, off));
             }
-            buf.reserve(buf.len().max(MIN_SPARE));
+            grow(buf);
         }
         let n = loop {
             match rustix::io::pread(fd, rustix::buffer::spare_capacity(buf), off) {
@@ -223,14 +230,30 @@ fn stream_fd<E>(
     }
 }
 
+/// Doubles `buf`'s capacity (for at least a page of room), as `reserve` does, but never past
+/// [`MAX_FILE`] and a page: `reserve` would double a 64 MiB buffer to 128 MiB just before the
+/// limit refuses the file. Called with `buf.len() <= MAX_FILE`.
+fn grow(buf: &mut Vec<u8>) {
+    let target = (buf.capacity() * 2).max(buf.len() + MIN_SPARE).min(MAX_FILE + MIN_SPARE);
+    buf.reserve_exact(target.saturating_sub(buf.len()));
+}
+
+/// Frees a buffer that grew to the limit for a file that was then refused, so that a file
+/// over the limit does not pin [`MAX_FILE`] bytes between scrapes.
+#[cold]
+fn release(buf: &mut Vec<u8>) {
+    *buf = Vec::new();
+}
+
 fn read_fd(fd: &OwnedFd, buf: &mut Vec<u8>, once: bool) -> Result<(), Errno> {
     let mut off = 0u64;
     loop {
         if buf.capacity() - buf.len() < MIN_SPARE {
-            if buf.len() >= MAX_FILE {
+            if buf.len() > MAX_FILE {
+                release(buf);
                 return Err(Errno::FBIG);
             }
-            buf.reserve(buf.len().max(MIN_SPARE));
+            grow(buf);
         }
         let n = loop {
             match rustix::io::pread(fd, rustix::buffer::spare_capacity(buf), off) {
@@ -402,8 +425,8 @@ pub struct Mtime {
 ///
 /// For files replaced by rename between scrapes (the textfile collector's): a kept fd, as
 /// [`File`] holds, would go on reading the replaced inode. Not counted against the fd budget,
-/// since it is closed before the scrape ends. Opened with `O_NONBLOCK`, so that a FIFO without
-/// a writer reads as empty instead of blocking the scrape.
+/// since it is closed before the scrape ends. Like every source, opened with `O_NONBLOCK`, so
+/// that a FIFO fails the read instead of blocking the scrape.
 #[derive(Debug)]
 pub struct Transient(OwnedFd);
 
@@ -413,7 +436,7 @@ impl Transient {
     /// # Errors
     /// The `openat` error.
     pub fn open(path: &CStr) -> Result<Transient, Errno> {
-        open(path, OFlags::NONBLOCK).map(Transient)
+        open(path, OFlags::empty()).map(Transient)
     }
 
     /// Reads the whole file into `buf` (cleared first) and returns its bytes.
@@ -617,6 +640,22 @@ mod tests {
     }
 
     #[test]
+    fn a_file_past_the_limit_is_refused_and_its_buffer_freed() {
+        let d = tmpdir("toolarge");
+        let p = d.join("huge");
+        std::fs::File::create(&p).unwrap().set_len(MAX_FILE as u64 + 1).unwrap();
+        let mut f = File::new(&p);
+        let mut buf = Vec::new();
+        assert_eq!(f.read(&mut buf).map(<[u8]>::len), Err(Errno::FBIG));
+        assert_eq!(buf.capacity(), 0, "a refused file left its buffer behind");
+        // At the limit exactly, the file is read and the buffer stops a page past it.
+        std::fs::File::create(&p).unwrap().set_len(MAX_FILE as u64).unwrap();
+        assert_eq!(f.read(&mut buf).map(<[u8]>::len), Ok(MAX_FILE));
+        assert!(buf.capacity() <= MAX_FILE + MIN_SPARE, "{}", buf.capacity());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn missing_file_errors_and_recovers() {
         let d = tmpdir("missing");
         let p = d.join("later");
@@ -625,6 +664,28 @@ mod tests {
         assert_eq!(f.read(&mut buf), Err(Errno::NOENT));
         std::fs::write(&p, b"now\n").unwrap();
         assert_eq!(f.read(&mut buf).unwrap(), b"now\n");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_fails_the_read_instead_of_blocking() {
+        let d = tmpdir("fifo");
+        let p = d.join("pipe");
+        let fifo = FileType::Fifo;
+        rustix::fs::mknodat(rustix::fs::CWD, &p, fifo, Mode::RUSR | Mode::WUSR, 0).unwrap();
+        // On a thread, so that a regression shows as a failure rather than a hung test.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = p.clone();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let kept = File::new(&path).read(&mut buf).map(<[u8]>::len);
+            let once = read_once(&c_path(&path), &mut buf).map(|_| ());
+            let transient =
+                Transient::open(&c_path(&path)).and_then(|t| t.read(&mut buf).map(|_| ()));
+            tx.send((kept, once, transient)).unwrap();
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("reading a FIFO hung");
+        assert_eq!(got, (Err(Errno::SPIPE), Err(Errno::SPIPE), Err(Errno::SPIPE)));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

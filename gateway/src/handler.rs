@@ -277,6 +277,20 @@ fn error(resp: &mut Response, status: u16, text: &str) {
     resp.header("X-Content-Type-Options", b"nosniff");
 }
 
+/// Answers a change the journal could not make durable (and the store therefore did not
+/// apply): 507 when the disk is full, so clients can tell a full disk from a fault, else 500.
+/// Returns the status.
+fn unpersisted(resp: &mut Response, what: &str, e: &std::io::Error) -> u16 {
+    use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+    log::error!(err:% = e; "cannot persist the {what}");
+    let (status, why) = match e.kind() {
+        StorageFull | QuotaExceeded => (507, "the disk is full"),
+        _ => (500, "of an I/O error"),
+    };
+    error(resp, status, &format!("the {what} was not stored because {why}: {e}"));
+    status
+}
+
 fn empty(resp: &mut Response, status: u16) {
     resp.status = status;
     resp.content_type = "";
@@ -743,11 +757,7 @@ impl Gateway {
                             empty(resp, 202);
                             202
                         }
-                        Err(e) => {
-                            log::error!(err:% = e; "cannot persist the wipe");
-                            error(resp, 500, &format!("cannot persist the change: {e}"));
-                            500
-                        }
+                        Err(e) => unpersisted(resp, "wipe", &e),
                     };
                     self.metrics.count(own::Route::Wipe, req.method, status);
                     Route::Done
@@ -860,11 +870,7 @@ impl Gateway {
                     empty(resp, 202);
                     202
                 }
-                Err(e) => {
-                    log::error!(err:% = e; "cannot persist the delete");
-                    error(resp, 500, &format!("cannot persist the change: {e}"));
-                    500
-                }
+                Err(e) => unpersisted(resp, "delete", &e),
             };
         }
         let encoding = req.header("content-encoding").map(engine::lex::trim).unwrap_or_default();
@@ -915,11 +921,7 @@ impl Gateway {
                 error(resp, status, scratch.message());
                 status
             }
-            Pushed::Journal(e) => {
-                log::error!(err:% = e; "cannot persist the push");
-                error(resp, 500, &format!("cannot persist the change: {e}"));
-                500
-            }
+            Pushed::Journal(e) => unpersisted(resp, "push", &e),
         }
     }
 }
@@ -1069,6 +1071,22 @@ impl serve::Handler for Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unpersisted_changes_say_why_with_507_or_500() {
+        let mut resp = Response::default();
+        for (errno, status, why) in [
+            (28, 507, "the push was not stored because the disk is full: "), // ENOSPC
+            (122, 507, "the push was not stored because the disk is full: "), // EDQUOT
+            (5, 500, "the push was not stored because of an I/O error: "),   // EIO
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(unpersisted(&mut resp, "push", &e), status, "errno {errno}");
+            assert_eq!(resp.status, status);
+            let body = String::from_utf8(resp.body.clone()).unwrap();
+            assert!(body.starts_with(why) && body.ends_with(&format!("{e}\n")), "{body}");
+        }
+    }
 
     #[test]
     fn paths_cleaned_as_go() {

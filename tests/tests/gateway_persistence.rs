@@ -1,6 +1,7 @@
 //! `nodegate gateway`'s durability, black-box: every acknowledged push survives `kill -9`,
 //! a damaged log tail is reported and the valid prefix recovered, `--persistence.file=""`
-//! keeps nothing, and a bad `--persistence.file` stops startup naming the flag.
+//! keeps nothing, a bad `--persistence.file` stops startup naming the flag, and a full disk
+//! refuses changes with 507 while reads go on.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -117,7 +118,9 @@ fn a_bad_persistence_file_stops_startup_naming_the_flag() {
     let d = dir("bad");
     let missing = d.join("no/such/dir/state.db");
     std::fs::write(d.join("foreign.db"), b"this is not a nodegate file\n").unwrap();
-    for file in [missing.to_string_lossy().into_owned(), "foreign.db".to_owned()] {
+    std::fs::write(d.join("empty.db"), b"").unwrap();
+    let files = [missing.to_string_lossy().into_owned(), "foreign.db".into(), "empty.db".into()];
+    for file in files {
         let out = Command::new(binary())
             .current_dir(&d)
             .args(["gateway", "--web.listen-address=127.0.0.1:0"])
@@ -133,4 +136,126 @@ fn a_bad_persistence_file_stops_startup_naming_the_flag() {
         b"this is not a nodegate file\n",
         "a foreign file was overwritten"
     );
+    assert_eq!(std::fs::read(d.join("empty.db")).unwrap(), b"", "an empty file was written");
+}
+
+/// A small tmpfs, unmounted when dropped; `None` when this process may not mount one.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(name: &str, size: &str) -> Option<Tmpfs> {
+        let d = dir(name);
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "nodegate-test"])
+            .arg(&d)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs(d))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes `path` until the file system has no room left.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 4096];
+    loop {
+        match f.write(&chunk) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(28) => break,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_refuses_changes_with_507_keeps_reads_and_recovers() {
+    let Some(fs) = Tmpfs::mount("full", "512k") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root and mount(2) permission)");
+        return;
+    };
+    let d = fs.0.clone();
+    let args = ["gateway", "--persistence.interval=1s"];
+    let gw = Running::start(&d, &args);
+    for i in 0..5 {
+        assert_eq!(push(gw.addr, "PUT", i, i), 200);
+    }
+    // Let a snapshot be written, so that the failing compactions below have one to keep.
+    let snapshot = d.join("nodegate-gateway.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !snapshot.is_file() {
+        assert!(std::time::Instant::now() < deadline, "no snapshot:\n{}", gw.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    fill(&d.join("filler"));
+    let kept = std::fs::read(&snapshot).unwrap();
+    // The log's last page may still have room for a push or two; after that, every change
+    // is refused, and not applied.
+    let mut acked: Vec<(usize, usize)> = (0..5).map(|i| (i, i)).collect();
+    let mut refused = None;
+    for n in 0..200 {
+        let r = send(
+            gw.addr,
+            "PUT",
+            &format!("/metrics/job/etl/instance/i{}", 10 + n),
+            &[],
+            format!("# TYPE batch_done gauge\nbatch_done{{step=\"load\"}} {n}\n").as_bytes(),
+        );
+        match r.status {
+            200 => acked.push((10 + n, n)),
+            507 => {
+                refused = Some((10 + n, r.text()));
+                break;
+            }
+            s => panic!("push answered {s}: {}", r.text()),
+        }
+    }
+    let (group, msg) = refused.expect("pushes never failed on a full disk");
+    assert!(msg.contains("not stored because the disk is full"), "{msg}");
+    assert_eq!(push(gw.addr, "POST", 1, 999), 507);
+    let del = send(gw.addr, "DELETE", "/metrics/job/etl/instance/i2", &[], b"");
+    assert_eq!(del.status, 507, "{}", del.text());
+    let text = scrape(gw.addr);
+    assert!(!text.contains(&format!("instance=\"i{group}\"")), "a refused push was applied");
+    assert!(text.contains(&series(1, 1)) && text.contains(&series(2, 2)), "{text}");
+    // Reads keep working.
+    assert_eq!(get(gw.addr, "/api/v1/metrics").status, 200);
+    assert_eq!(get(gw.addr, "/").status, 200);
+    // A compaction runs meanwhile and fails; the old snapshot must stay usable.
+    // (The pushes that fitted in the log's last page left something to compact.)
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let log = gw.stderr();
+    assert!(acked.len() > 5, "no push fitted before the disk was full");
+    assert!(log.contains("error persisting metrics"), "no compaction failed:\n{log}");
+    assert_eq!(std::fs::read(&snapshot).unwrap(), kept, "the snapshot changed on a full disk");
+    let names: Vec<String> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "temp files left: {names:?}");
+    eprintln!("full disk: {} pushes fitted, then 507: {msg}", acked.len() - 5);
+
+    std::fs::remove_file(d.join("filler")).unwrap();
+    assert_eq!(push(gw.addr, "PUT", group, 7), 200, "no recovery once space returned");
+    acked.push((group, 7));
+    drop(gw);
+
+    let gw = Running::start(&d, &args);
+    let text = scrape(gw.addr);
+    for &(i, v) in &acked {
+        assert!(text.contains(&series(i, v)), "acknowledged group i{i} lost:\n{text}");
+    }
+    let n = text.lines().filter(|l| l.starts_with("batch_done{")).count();
+    assert_eq!(n, acked.len(), "more groups than were acknowledged:\n{text}");
+    assert!(gw.stderr().contains("damaged_files=0"), "{}", gw.stderr());
 }

@@ -648,11 +648,13 @@ fn chip_label(dir: &[u8]) -> Result<Vec<u8>, Error> {
 }
 
 /// The chip's `name` file, cleaned, if it can be read and says something (upstream's
-/// `hwmonHumanReadableChipName`). Allocates.
+/// `hwmonHumanReadableChipName`). Read through [`source`](crate::source), so that a FIFO in its
+/// place fails the read instead of blocking the collector's thread for good. Allocates.
 fn chip_name(dir: &[u8]) -> Option<Vec<u8>> {
     let mut path = dir.to_vec();
     path.extend_from_slice(b"/name");
-    let raw = std::fs::read(sysfs::path(&path)).ok()?;
+    let mut raw = Vec::new();
+    crate::source::read_once(&crate::source::c_path(sysfs::path(&path)), &mut raw).ok()?;
     let mut name = Vec::new();
     clean_name(&mut name, &raw);
     (!name.is_empty()).then_some(name)

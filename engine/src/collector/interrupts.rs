@@ -72,12 +72,17 @@ struct Row {
 /// single spaces). Of two lines with one name, the later is reported.
 ///
 /// # Errors
-/// An empty file, a reported count that is not a float, or a name, info or devices text that
-/// is not UTF-8 (upstream panics on such a label value).
+/// An empty file, a header word that does not name a CPU (`CPU<n>`: the kernel writes nothing
+/// else there, so the file is garbage or another file; upstream would read on and report
+/// whatever its lines happen to hold), a reported count that is not a float, or a name, info
+/// or devices text that is not UTF-8 (upstream panics on such a label value).
 pub fn scan(src: &[u8], enc: &mut Encoder, scratch: &mut Scratch) -> Result<(), ParseError> {
     let f = enc.family("node_interrupts_total", "Interrupt details.", Kind::Counter);
     let mut lines = lex::lines(src);
     let Some(header) = lines.next() else { return Err(ParseError::at(1, "empty file")) };
+    if !lex::fields(header).all(|w| w.starts_with(b"CPU")) {
+        return Err(ParseError::at(1, "header: expected CPU names"));
+    }
     let cpus = lex::fields(header).count();
 
     let rows = &mut scratch.rows;
@@ -250,6 +255,8 @@ mod tests {
             b"CPU0\n 1: 1 a\n 2: -x a\n",
             b"CPU0\n 1: 1 \xff\n",
             b"CPU0\n\xff: 1 a\n",
+            b"\x00garbage {{ not: a proc file\n 1: 1 2 3 4 5 6\n",
+            b"CPU0 cpu1\n 1: 1 2 a\n",
         ] {
             let mut enc = Encoder::new();
             assert!(scan(bad, &mut enc, &mut Scratch::default()).is_err());

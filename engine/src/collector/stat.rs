@@ -90,6 +90,8 @@ pub struct Totals {
     pub procs_blocked: u64,
     /// `softirq`: calls per vector, in `VECTORS` order (its total is not reported).
     pub softirq: [u64; 10],
+    /// Lines with a key this parser knows (`cpu*` included).
+    pub keys: u32,
 }
 
 /// One CPU's times in seconds: user, nice, system, idle, iowait, irq, softirq, steal, guest,
@@ -113,6 +115,17 @@ pub fn parse(src: &[u8], mut cpu: impl FnMut(i64, &CpuTimes)) -> Result<Totals, 
         let at = |what| ParseError::at(n + 1, what);
         let mut fields = lex::fields(line);
         let (Some(key), Some(first)) = (fields.next(), fields.next()) else { continue };
+        let known = matches!(
+            key,
+            b"btime"
+                | b"intr"
+                | b"ctxt"
+                | b"processes"
+                | b"procs_running"
+                | b"procs_blocked"
+                | b"softirq"
+        );
+        t.keys += u32::from(known || key.starts_with(b"cpu"));
         let slot = match key {
             b"btime" => &mut t.boot_time,
             b"intr" => {
@@ -187,8 +200,16 @@ fn cpu_line<'a>(
 
 /// Scans the file's text into `enc`, with the per-vector softirq counts if `softirq`; adds
 /// nothing unless the whole file parses.
+///
+/// Unlike node_exporter, a file without a single known key fails: it is not `/proc/stat` at
+/// all (garbage, an empty file, another file in its place), and a boot time and counters of 0
+/// would pass it off as data. (The cpu collector, which only lists the `cpu*` lines it finds,
+/// keeps procfs' leniency.)
 pub fn scan(src: &[u8], enc: &mut Encoder, softirq: bool) -> Result<(), ParseError> {
     let t = parse(src, |_, _| {})?;
+    if t.keys == 0 {
+        return Err(ParseError::at(0, "no known key: not a /proc/stat file"));
+    }
     let plain = [
         ("node_intr_total", "Total number of interrupts serviced.", Kind::Counter, t.intr),
         ("node_context_switches_total", "Total number of context switches.", Kind::Counter, t.ctxt),
@@ -274,6 +295,7 @@ mod tests {
                 procs_running: 2,
                 procs_blocked: 1,
                 softirq: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+                keys: 11,
             }
         );
         assert_eq!(cpus.len(), 3);
@@ -288,7 +310,11 @@ mod tests {
         let text = render(|enc| scan(b"ctxt 5\n", enc, true).unwrap());
         assert!(text.contains("\nnode_boot_time_seconds 0\n"));
         assert!(text.contains("\nnode_softirqs_total{vector=\"hi\"} 0\n"));
-        assert_eq!(render(|enc| scan(b"", enc, false).unwrap()).lines().count(), 18);
+        // A file without one known key is not /proc/stat: refused, not reported as zeros.
+        for bad in [&b""[..], b"\n", b"garbage {{ x\nnot: proc 1 2\n"] {
+            let err = scan(bad, &mut Encoder::new(), false).unwrap_err();
+            assert_eq!(err.to_string(), "no known key: not a /proc/stat file", "{bad:?}");
+        }
     }
 
     #[test]

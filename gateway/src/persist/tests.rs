@@ -557,27 +557,54 @@ fn a_full_disk_fails_the_batch_and_the_log_continues_when_space_returns() {
     assert_eq!(ops, acked);
 }
 
+/// A tmpfs mounted on a fresh directory, unmounted when dropped.
+struct Mount(PathBuf);
+
+impl Mount {
+    /// `None` (and a message) when this process may not mount one (not root, or EPERM).
+    fn tmpfs(tag: &str, size: &str) -> Option<Mount> {
+        let dir = tmpdir(tag);
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "nodegate-test"])
+            .arg(&dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!(
+                "skipped: cannot mount a tmpfs here (the simulated full disk test still runs)"
+            );
+        }
+        mounted.then_some(Mount(dir))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Writes `path` until the file system is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = fs::File::create(path).unwrap();
+    let page = [0u8; 4096];
+    loop {
+        match f.write(&page) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(28) => return,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 /// A real full disk: a small tmpfs, when this process may mount one (root); else skipped.
 #[test]
 fn a_full_tmpfs_fails_appends_until_space_returns() {
-    struct Mount(PathBuf);
-    impl Drop for Mount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let dir = tmpdir("tmpfs");
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "nodegate-test"])
-        .arg(&dir)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!("skipped: cannot mount a tmpfs here (the simulated full disk test still runs)");
-        return;
-    }
-    let _mount = Mount(dir.clone());
+    let Some(mount) = Mount::tmpfs("tmpfs", "256k") else { return };
+    let dir = mount.0.clone();
     let file = dir.join("state.db");
     let (_, _, journal) = reopen(&file);
     // Leave room that can be given back later.
@@ -607,6 +634,66 @@ fn a_full_tmpfs_fails_appends_until_space_returns() {
     let (ops, report, _) = reopen(&file);
     assert!(report.damage.is_empty(), "{:?}", report.damage);
     assert_eq!(ops, acked);
+}
+
+/// Compactions on a disk with room for a log segment but not for the snapshot: each fails,
+/// the old snapshot stays byte for byte, no temp file is left, the log keeps every
+/// acknowledged append across the segments the failed attempts created, and once space
+/// returns a compaction succeeds and the state replays exactly.
+#[test]
+fn snapshots_failing_for_space_keep_the_old_snapshot_and_the_log() {
+    let Some(mount) = Mount::tmpfs("tmpfs-snap", "1m") else { return };
+    let dir = mount.0.clone();
+    let file = dir.join("state.db");
+    let (_, _, journal) = reopen(&file);
+    let mut model = Model::default();
+    let mut acked = 0;
+    let big = |i: usize| {
+        encode(Kind::Put, i as i64, &labels(i), format!("m{i} {}\n", "7".repeat(3000)).as_bytes())
+    };
+    for i in 0..40 {
+        let r = big(i);
+        journal.append(&r).unwrap();
+        model.apply(&Op::decode(&r).unwrap());
+    }
+    journal.compact(|emit| model.snapshot(emit)).unwrap();
+    let kept = fs::read(&file).unwrap();
+    // Full, then two pages back: room for new segments' headers, not for a 120 KB snapshot.
+    fill(&dir.join("filler"));
+    let filler = fs::OpenOptions::new().write(true).open(dir.join("filler")).unwrap();
+    filler.set_len(filler.metadata().unwrap().len().saturating_sub(8192)).unwrap();
+    drop(filler);
+    let mut failures = 0;
+    for round in 0..4 {
+        for i in 0..5 {
+            let r = history(round * 5 + i);
+            if journal.append(&r).is_ok() {
+                model.apply(&Op::decode(&r).unwrap());
+                acked += 1;
+            }
+        }
+        match journal.compact(|emit| model.snapshot(emit)) {
+            Ok(_) => panic!("round {round}: a snapshot fitted on a full disk"),
+            Err(e) => assert_eq!(e.raw_os_error(), Some(28), "round {round}: {e}"),
+        }
+        failures += 1;
+        assert_eq!(fs::read(&file).unwrap(), kept, "round {round}: the snapshot changed");
+        assert!(!names(&dir).iter().any(|n| n.ends_with(".tmp")), "{:?}", names(&dir));
+    }
+    assert!(acked > 0, "no append fitted");
+    eprintln!("{failures} failed snapshots, {acked} appends acknowledged, files {:?}", names(&dir));
+    drop(journal);
+    // Space returns (recovery starts a new segment); the state is what was acknowledged.
+    fs::remove_file(dir.join("filler")).unwrap();
+    let (ops, report, journal) = reopen(&file);
+    assert!(report.damage.is_empty(), "{:?}", report.damage);
+    assert_eq!(model_of(&ops), model);
+    assert!(journal.compact(|emit| model.snapshot(emit)).unwrap());
+    drop(journal);
+    let (ops, report, _) = reopen(&file);
+    assert!(report.damage.is_empty(), "{:?}", report.damage);
+    assert_eq!(model_of(&ops), model);
+    assert_eq!(report.log_ops, 0, "the successful snapshot covers everything");
 }
 
 #[test]
