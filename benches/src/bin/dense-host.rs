@@ -8,7 +8,8 @@
 //! Without sizes it writes the project's target host (192 CPUs, 256 disks, 1,024
 //! interfaces, 64 mounts, 8 hwmon chips, 16 thermal zones); `--scale F` starts from 8 CPUs,
 //! 4 disks, 16 interfaces and 4 mounts times F, and later flags override single sizes. It
-//! prints the `--path.*` flags to use.
+//! prints the `--path.*` flags to use on standard output, and the host's shape on standard
+//! error (`cpus=192 disks=256 ...`).
 
 use benches::DenseHost;
 use std::process::ExitCode;
@@ -47,6 +48,10 @@ fn main() -> ExitCode {
         eprintln!("writing {dir}: {e}");
         return ExitCode::FAILURE;
     }
+    eprintln!(
+        "cpus={} disks={} interfaces={} mounts={} hwmon_chips={} thermal_zones={}",
+        host.cpus, host.disks, host.interfaces, host.mounts, host.hwmon_chips, host.thermal_zones
+    );
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let r = root.display();
     println!(
