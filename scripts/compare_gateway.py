@@ -386,7 +386,7 @@ def main():
             checks.append((f"pushes/s flat {done[0]:,} -> {done[-1]:,} (>= 2/3)",
                            big["pushes_per_s"] / small["pushes_per_s"], 2 / 3))
         for what, value, bound in checks:
-            print(f"  {name:<13} {what:<36} {value:>8.2f}x  {'met' if value >= bound else 'MISSED'}")
+            print(f"  {name:<13} {what:<44} {value:>8.2f}x  {'met' if value >= bound else 'MISSED'}")
 
     if args.json:
         with open(args.json, "w") as f:

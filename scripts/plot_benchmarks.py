@@ -106,8 +106,10 @@ def gateway_plots(plt, data, out):
             if not rows:
                 continue
             for i, (key, suffix) in enumerate(series):
-                ax.plot([n for n, _ in rows], [r[key] for _, r in rows],
-                        "o-" if i == 0 else "s--", color=COLORS.get(name), label=name + suffix)
+                # Triangles for memory-only nodegate, which often lies on the durable one.
+                fmt = ("^" if name == "nodegate-mem" else "o") + ("-" if i == 0 else "--")
+                ax.plot([n for n, _ in rows], [r[key] for _, r in rows], fmt,
+                        color=COLORS.get(name), label=name + suffix)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(f"stored series ({data['series_per_push']} per group)")
