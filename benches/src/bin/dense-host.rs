@@ -1,12 +1,15 @@
 //! Writes a dense host's `/proc`, `/sys` and udev tree for the exporter to be pointed at.
 //!
 //! ```text
-//! dense-host <dir> [--cpus N] [--disks N] [--interfaces N] [--mounts N] [--scale F]
+//! dense-host <dir> [--scale F] [--cpus N] [--disks N] [--interfaces N] [--mounts N]
+//!                  [--hwmon-chips N] [--thermal-zones N]
 //! ```
 //!
 //! Without sizes it writes the project's target host (192 CPUs, 256 disks, 1,024
-//! interfaces); `--scale F` starts from 8 CPUs, 4 disks and 16 interfaces times F. It prints
-//! the `--path.*` flags to use.
+//! interfaces, 64 mounts, 8 hwmon chips, 16 thermal zones); `--scale F` starts from 8 CPUs,
+//! 4 disks, 16 interfaces and 4 mounts times F, and later flags override single sizes. It
+//! prints the `--path.*` flags to use on standard output, and the host's shape on standard
+//! error (`cpus=192 disks=256 ...`).
 
 use benches::DenseHost;
 use std::process::ExitCode;
@@ -14,7 +17,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(dir) = args.next().filter(|a| !a.starts_with('-')) else {
-        eprintln!("usage: dense-host <dir> [--cpus N] [--disks N] [--interfaces N] [--mounts N] [--scale F]");
+        eprintln!(
+            "usage: dense-host <dir> [--scale F] [--cpus N] [--disks N] [--interfaces N] \
+             [--mounts N] [--hwmon-chips N] [--thermal-zones N]"
+        );
         return ExitCode::from(2);
     };
     let mut host = DenseHost::TARGET;
@@ -28,6 +34,8 @@ fn main() -> ExitCode {
             "--disks" => host.disks = n,
             "--interfaces" => host.interfaces = n,
             "--mounts" => host.mounts = n,
+            "--hwmon-chips" => host.hwmon_chips = n,
+            "--thermal-zones" => host.thermal_zones = n,
             "--scale" => host = DenseHost::scaled(n),
             _ => {
                 eprintln!("unknown flag {flag}");
@@ -40,6 +48,10 @@ fn main() -> ExitCode {
         eprintln!("writing {dir}: {e}");
         return ExitCode::FAILURE;
     }
+    eprintln!(
+        "cpus={} disks={} interfaces={} mounts={} hwmon_chips={} thermal_zones={}",
+        host.cpus, host.disks, host.interfaces, host.mounts, host.hwmon_chips, host.thermal_zones
+    );
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let r = root.display();
     println!(

@@ -61,7 +61,7 @@ mod conn;
 mod date;
 mod event_loop;
 mod gzip;
-mod head;
+pub mod head;
 mod listen;
 mod respond;
 mod server;
