@@ -1,7 +1,7 @@
 //! The gateway's steady state allocates nothing: re-pushing the same groups with bodies of
 //! the same size (text, protobuf, gzip, PUT and POST) and scraping (text, protobuf, gzip),
-//! in-process and over HTTP. A counting global allocator wraps the system one; after
-//! warm-up, 1,000 rounds must not call it once.
+//! in-process and over HTTP (pushes kept in memory, or durable in a log). A counting global
+//! allocator wraps the system one; after warm-up, 1,000 rounds must not call it once.
 //!
 //! `harness = false`: libtest's threads allocate while tests run, which would be counted.
 
@@ -10,7 +10,7 @@
 use engine::serve::{self, Server};
 use gateway::group::Group;
 use gateway::handler::{Config, Gateway};
-use gateway::op::{Format, Kind, Op, Volatile};
+use gateway::op::{Format, Journal, Kind, Op, Volatile};
 use gateway::own::BuildInfo;
 use gateway::proto;
 use gateway::store::{Pushed, Scratch, Store};
@@ -156,8 +156,17 @@ fn request(method: &str, path: &str, headers: &str, body: &[u8]) -> Vec<u8> {
     r
 }
 
-/// Pushes and scrapes through the HTTP server.
-fn over_http() -> usize {
+/// A durable journal in a fresh directory: every push waits for its `fdatasync`.
+fn file_journal(dir: &std::path::Path) -> Arc<dyn Journal> {
+    let journal = gateway::persist::open(&dir.join("gateway.db"))
+        .unwrap()
+        .replay(|_| unreachable!("a fresh directory holds no ops"))
+        .unwrap();
+    Arc::new(journal)
+}
+
+/// Pushes and scrapes through the HTTP server, with `journal` keeping the pushes.
+fn over_http(journal: Arc<dyn Journal>) -> usize {
     let cfg = Config {
         telemetry_path: "/metrics".into(),
         checked: true,
@@ -165,7 +174,7 @@ fn over_http() -> usize {
         ..Config::default()
     };
     let workers = 2;
-    let gw = Arc::new(Gateway::new(cfg, Arc::new(Store::new()), Arc::new(Volatile)));
+    let gw = Arc::new(Gateway::new(cfg, Arc::new(Store::new()), journal));
     let server = Server::bind(
         serve::Config {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
@@ -227,7 +236,15 @@ fn over_http() -> usize {
 
 fn main() {
     let mut failures = Vec::new();
-    for (what, n) in [("in-process", in_process()), ("over HTTP", over_http())] {
+    let dir = std::env::temp_dir().join(format!("nodegate-alloc-free-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let durable = over_http(file_journal(&dir));
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (what, n) in [
+        ("in-process", in_process()),
+        ("over HTTP", over_http(Arc::new(Volatile))),
+        ("over HTTP, durable", durable),
+    ] {
         if n != 0 {
             failures.push(format!("{what}: {n} allocations"));
         }

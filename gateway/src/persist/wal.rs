@@ -59,6 +59,9 @@ struct State {
     spare: Vec<u8>,
     /// Where the pending batch's appenders will find its outcome.
     batch: Arc<Batch>,
+    /// Committed batches, kept for reuse once their last appender has read the outcome, so
+    /// that a commit allocates nothing; at most [`RETIRED`], allocated up front.
+    retired: Vec<Arc<Batch>>,
     /// A leader is committing (and holds the segment).
     flushing: bool,
     /// The segment being appended to; `None` while a leader has it.
@@ -86,6 +89,10 @@ struct Segment {
 struct Batch {
     outcome: OnceLock<Result<(), Failure>>,
 }
+
+/// Committed batches kept for reuse. Appenders of a batch usually read its outcome before the
+/// next commit ends, so two would do; a few more cover appenders slow to be scheduled.
+const RETIRED: usize = 8;
 
 /// An `io::Error` reduced to what can be handed to every appender of a batch.
 #[derive(Clone, Copy, Debug)]
@@ -159,6 +166,7 @@ impl FileJournal {
                 pending: Vec::new(),
                 spare: Vec::new(),
                 batch: Arc::default(),
+                retired: Vec::with_capacity(RETIRED),
                 flushing: false,
                 seg: Some(seg),
                 next_seq,
@@ -205,7 +213,17 @@ impl FileJournal {
     fn lead<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         let spare = std::mem::take(&mut st.spare);
         let mut buf = std::mem::replace(&mut st.pending, spare);
-        let batch = std::mem::take(&mut st.batch);
+        let fresh = match st.retired.iter_mut().position(|b| Arc::get_mut(b).is_some()) {
+            Some(i) => {
+                let mut b = st.retired.swap_remove(i);
+                if let Some(b) = Arc::get_mut(&mut b) {
+                    b.outcome.take();
+                }
+                b
+            }
+            None => Arc::default(),
+        };
+        let batch = std::mem::replace(&mut st.batch, fresh);
         let first_seq = st.next_seq;
         let Some(mut seg) = st.seg.take() else {
             // Unreachable: only a leader takes the segment and it always puts it back.
@@ -242,6 +260,9 @@ impl FileJournal {
         }
         st.flushing = false;
         let _ = batch.outcome.set(outcome.map_err(|e| Failure::of(&e)));
+        if st.retired.len() < RETIRED {
+            st.retired.push(batch);
+        }
         self.wake.notify_all();
         st
     }
