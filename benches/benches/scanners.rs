@@ -164,8 +164,9 @@ fn fixed_size(c: &mut Criterion) {
     let src = live_or("/proc/meminfo", "MemTotal:       16318664 kB\nMemFree:  1 kB\n");
     bench_one(c, "meminfo", src.as_bytes(), |s, enc| meminfo::scan(s, enc).unwrap());
     let src = live_or("/proc/vmstat", "nr_free_pages 2237429\npgfault 98237465\n");
-    let fields = Regex::new("^(oom_kill|pgpg|pswp|pg.*fault).*").unwrap();
-    bench_one(c, "vmstat", src.as_bytes(), |s, enc| vmstat::scan(s, enc, Some(&fields)).unwrap());
+    let re = Regex::new("^(oom_kill|pgpg|pswp|pg.*fault).*").unwrap();
+    let mut fields = vmstat::Fields::new(Some(re));
+    bench_one(c, "vmstat", src.as_bytes(), |s, enc| vmstat::scan(s, enc, &mut fields).unwrap());
     bench_one(c, "loadavg", b"0.21 0.37 0.39 1/719 19737\n", |s, enc| {
         loadavg::scan(s, enc).unwrap()
     });

@@ -182,6 +182,11 @@ fn a_hung_collector_does_not_hold_up_the_scrape() {
     let _ = std::fs::remove_file(&fifo);
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let procfs = format!("--path.procfs={}", dir.join("proc").display());
+    // Another blocking collector, queued behind the hung one on the same helper thread.
+    let textfiles = dir.join("textfile");
+    std::fs::create_dir_all(&textfiles).unwrap();
+    std::fs::write(textfiles.join("a.prom"), "node_custom 7\n").unwrap();
+    let textfile = format!("--collector.textfile.directory={}", textfiles.display());
     let node = Running::start(
         &dir,
         &[
@@ -190,6 +195,8 @@ fn a_hung_collector_does_not_hold_up_the_scrape() {
             "--collector.disable-defaults",
             "--collector.loadavg",
             "--collector.filesystem",
+            "--collector.textfile",
+            &textfile,
             "--web.max-scrape-timeout=60s",
         ],
     );
@@ -203,6 +210,8 @@ fn a_hung_collector_does_not_hold_up_the_scrape() {
         assert!(text.contains("node_scrape_collector_success{collector=\"filesystem\"} 0\n"));
         assert!(text.contains("node_scrape_collector_success{collector=\"loadavg\"} 1\n"));
         assert!(text.contains("node_load1 0.5\n"));
+        assert!(text.contains("node_scrape_collector_success{collector=\"textfile\"} 1\n"));
+        assert!(text.contains("node_custom 7\n"), "{text}");
     }
     // `/` is answered meanwhile.
     assert_eq!(get(node.addr, "/").status, 200);

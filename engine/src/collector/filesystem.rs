@@ -17,6 +17,11 @@
 //! hang has itself waited for the call to return (#244, #3058); here no scrape waits longer
 //! than the timeout. The collector is also `blocking`, so the scrape deadline bounds it too.
 //!
+//! A scrape queues all its mounts' calls at once and wakes one thread, which makes them one
+//! after another (a `statfs` that answers takes about a microsecond, a wake-up more than
+//! that), and is woken once, when the queue is empty. Should the queue stand still for
+//! [`STALL`] (a hung call at its head), the waiting scrape wakes another thread to go on.
+//!
 //! Mounts listed twice with the same labels (bind mounts, or mounts differing only in their
 //! options) give one series: the encoder keeps the first of identical series.
 
@@ -77,6 +82,10 @@ const FLAGS: &[Flag] = &[
 ];
 
 const MOUNTS: &str = "proc/1/mounts";
+
+/// How long the queue of calls may stand still before another thread is woken to take
+/// from it: far above a healthy call, far below the mount timeout.
+const STALL: Duration = Duration::from_millis(10);
 
 /// What the scrape reports for a mount whose `statfs` did not answer in time.
 const TIMEOUT_TEXT: &[u8] = b"mountpoint timeout";
@@ -299,10 +308,8 @@ impl Collector for Filesystem {
             return Err(Error::Parse { path: MOUNTS, err: e });
         }
 
-        let now = Instant::now();
-        for (_, m) in mounts.iter().filter(|(_, m)| m.wanted) {
-            self.pool.submit(&m.job, now, self.timeout);
-        }
+        let wanted = mounts.iter().filter(|(_, m)| m.wanted).map(|(_, m)| &m.job);
+        self.pool.submit(wanted, Instant::now(), self.timeout);
         let fams = Families::declare(enc);
         for (_, m) in mounts.iter().filter(|(_, m)| m.wanted) {
             let result = self.pool.wait(&m.job, self.timeout);
@@ -374,7 +381,6 @@ enum Answer {
 struct Job {
     path: CString,
     state: Mutex<JobState>,
-    done: Condvar,
 }
 
 #[derive(Debug)]
@@ -395,10 +401,15 @@ impl Job {
 }
 
 /// The threads that run `statfs`, shared by all instances of the collector.
+///
+/// Lock order: the pool's state, then a job's; a thread holding a job's lock takes no other.
 #[derive(Debug, Default)]
 pub struct Pool {
     state: Mutex<PoolState>,
+    /// Idle threads wait here for calls to make.
     work: Condvar,
+    /// Scrapes wait here for answers: signalled when a call returns to an empty queue.
+    done: Condvar,
     /// Jobs by path, sorted, so instances share them.
     jobs: Mutex<Vec<Arc<Job>>>,
 }
@@ -406,6 +417,8 @@ pub struct Pool {
 #[derive(Debug, Default)]
 struct PoolState {
     queue: VecDeque<Arc<Job>>,
+    /// When a thread last took from the queue, or when it last became non-empty.
+    moved: Option<Instant>,
     /// Threads alive, and how many of them are stuck in a call that timed out.
     threads: usize,
     stuck: usize,
@@ -459,6 +472,7 @@ impl Pool {
                 st = self.work.wait(st).unwrap_or_else(|e| e.into_inner());
                 continue;
             };
+            st.moved = Some(Instant::now());
             let call = st.call.unwrap_or(statfs);
             drop(st);
             let result = call(&job.path);
@@ -468,8 +482,10 @@ impl Pool {
                 js.running = false;
                 std::mem::replace(&mut js.stuck, false)
             };
-            job.done.notify_all();
             st = self.lock();
+            if st.queue.is_empty() {
+                self.done.notify_all();
+            }
             if was_stuck {
                 st.stuck -= 1;
                 log::debug!(mountpoint:% = job.path.to_string_lossy(); "Mount point has recovered, monitoring will resume");
@@ -496,7 +512,6 @@ impl Pool {
                         stuck: false,
                         result: Err(Errno::AGAIN),
                     }),
-                    done: Condvar::new(),
                 });
                 jobs.insert(i, Arc::clone(&job));
                 job
@@ -504,38 +519,49 @@ impl Pool {
         }
     }
 
-    /// Asks for a call unless one is running; a running call that outlived `timeout` is
-    /// marked stuck and its thread replaced.
-    fn submit(self: &Arc<Self>, job: &Arc<Job>, now: Instant, timeout: Duration) {
-        let mut js = job.lock();
-        if js.running {
-            if !js.stuck && now.duration_since(js.since) >= timeout {
-                js.stuck = true;
-                drop(js);
-                self.mark_stuck(job);
-            }
-            return;
-        }
-        js.running = true;
-        js.since = now;
-        drop(js);
+    /// Asks for a call for each of `jobs` unless one is running, all at once with one
+    /// wake-up; a running call that outlived `timeout` is marked stuck and its thread
+    /// replaced.
+    fn submit<'j>(
+        self: &Arc<Self>,
+        jobs: impl Iterator<Item = &'j Arc<Job>>,
+        now: Instant,
+        timeout: Duration,
+    ) {
         let mut st = self.lock();
-        st.queue.push_back(Arc::clone(job));
-        drop(st);
-        self.work.notify_one();
+        let was_empty = st.queue.is_empty();
+        for job in jobs {
+            let mut js = job.lock();
+            if js.running {
+                if !js.stuck && now.duration_since(js.since) >= timeout {
+                    js.stuck = true;
+                    drop(js);
+                    self.mark_stuck(&mut st, job);
+                }
+                continue;
+            }
+            js.running = true;
+            js.since = now;
+            drop(js);
+            st.queue.push_back(Arc::clone(job));
+        }
+        if was_empty && !st.queue.is_empty() {
+            st.moved = Some(now);
+            self.work.notify_one();
+        }
     }
 
-    fn mark_stuck(self: &Arc<Self>, job: &Job) {
+    fn mark_stuck(self: &Arc<Self>, st: &mut PoolState, job: &Job) {
         log::debug!(mountpoint:% = job.path.to_string_lossy(); "Mount point timed out, it is being labeled as stuck and will not be monitored");
-        let mut st = self.lock();
         st.stuck += 1;
-        self.top_up(&mut st);
+        self.top_up(st);
     }
 
     /// Waits for the job's call until `timeout` after it was asked for.
     fn wait(self: &Arc<Self>, job: &Arc<Job>, timeout: Duration) -> Answer {
-        let mut js = job.lock();
+        let mut st = self.lock();
         loop {
+            let mut js = job.lock();
             if !js.running {
                 return match js.result {
                     Ok(st) => Answer::Stats(st),
@@ -545,14 +571,27 @@ impl Pool {
             if js.stuck {
                 return Answer::TimedOut;
             }
-            let left = (js.since + timeout).saturating_duration_since(Instant::now());
+            let now = Instant::now();
+            let mut left = (js.since + timeout).saturating_duration_since(now);
             if left.is_zero() {
                 js.stuck = true;
                 drop(js);
-                self.mark_stuck(job);
+                self.mark_stuck(&mut st, job);
                 return Answer::TimedOut;
             }
-            js = job.done.wait_timeout(js, left).unwrap_or_else(|e| e.into_inner()).0;
+            drop(js);
+            if let (false, Some(moved)) = (st.queue.is_empty(), st.moved) {
+                let stalled = moved + STALL;
+                if now >= stalled {
+                    // A call at the head of the queue hangs: wake another thread to go on,
+                    // and give it a while to start before the next.
+                    st.moved = Some(now);
+                    self.work.notify_one();
+                    continue;
+                }
+                left = left.min(stalled - now);
+            }
+            st = self.done.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 }

@@ -45,6 +45,8 @@ pub enum Error {
     },
     /// The collector had not finished when the scrape's deadline came.
     Timeout,
+    /// The collector panicked (a bug; the panic message went to stderr).
+    Panicked,
     /// A file did not have the expected layout.
     Parse {
         /// The file, relative to its mount point.
@@ -76,6 +78,7 @@ impl fmt::Display for Error {
         match self {
             Error::NoData => f.write_str("collector returned no data"),
             Error::Timeout => f.write_str("collector did not finish before the scrape deadline"),
+            Error::Panicked => f.write_str("collector panicked"),
             Error::Read { path, errno } => write!(f, "reading {path}: {}", errno_text(*errno)),
             Error::Parse { path, err } => write!(f, "parsing {path}: {err}"),
         }

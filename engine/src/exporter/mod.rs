@@ -6,7 +6,8 @@
 //! scrapes run side by side without a lock on the hot path.
 //!
 //! A scrape runs the enabled collectors one after another on the calling thread, timing each,
-//! then adds `node_scrape_collector_duration_seconds`/`_success`, `node_exporter_build_info`
+//! save those that can hang, which one helper thread runs meanwhile (see `runner`); it then
+//! adds `node_scrape_collector_duration_seconds`/`_success`, `node_exporter_build_info`
 //! and (unless `--web.disable-exporter-metrics`) the `process_*` families, and writes the
 //! exposition. A collector's failure is logged once per distinct cause, not once per scrape.
 
@@ -21,7 +22,7 @@ use crate::collector::{self, Build, Collector, Error, Settings, Shared, Spec};
 use crate::encode::{Encoder, Kind};
 use crate::process::Process;
 use crate::source::Paths;
-use runner::{Outcome, Runner};
+use runner::{Crew, Outcome};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -152,8 +153,8 @@ impl Node {
 enum Slot {
     /// On the scrape's own thread.
     Inline(Box<dyn Collector>),
-    /// On a thread of its own, waited for until the deadline (`Spec::blocking`).
-    Thread(Runner),
+    /// A member of the exporter's [`Crew`], waited for until the deadline (`Spec::blocking`).
+    Crew,
 }
 
 /// One serving thread's scraper.
@@ -161,6 +162,9 @@ enum Slot {
 pub struct Exporter {
     inner: Arc<Inner>,
     collectors: Vec<Slot>,
+    crew: Crew,
+    /// Index in `collectors` of each crew member.
+    members: Vec<usize>,
     enc: Encoder,
     process: Option<Process>,
 }
@@ -174,19 +178,25 @@ impl Exporter {
             enabled: &inner.enabled,
         };
         let mut collectors = Vec::with_capacity(inner.specs.len());
-        for s in &inner.specs {
+        let mut blocking = Vec::new();
+        let mut members = Vec::new();
+        for (i, s) in inner.specs.iter().enumerate() {
             let c = (s.build)(&b).map_err(|e| format!("collector {}: {e}", s.name))?;
             collectors.push(if s.blocking {
-                let r = Runner::spawn(s.name, c)
-                    .map_err(|e| format!("collector {}: starting its thread: {e}", s.name))?;
-                Slot::Thread(r)
+                blocking.push((s.name, c));
+                members.push(i);
+                Slot::Crew
             } else {
                 Slot::Inline(c)
             });
         }
+        let crew = Crew::new(blocking)
+            .map_err(|e| format!("starting a thread for blocking collectors: {e}"))?;
         Ok(Exporter {
             inner: Arc::clone(inner),
             collectors,
+            crew,
+            members,
             enc: Encoder::new(),
             process: inner.exporter_metrics.then(Process::new),
         })
@@ -194,8 +204,8 @@ impl Exporter {
 
     /// Scrapes the collectors in `mask` and appends the exposition to `out`. Collectors not
     /// done by `deadline` are reported failed (`node_scrape_collector_success 0`), and the
-    /// scrape returns: collectors that can hang run on threads of their own and are waited
-    /// for only until then; the others are not started once it has passed.
+    /// scrape returns: collectors that can hang run on the exporter's [`Crew`] of threads and
+    /// are waited for only until then; the others are not started once it has passed.
     /// Allocates nothing once buffers have grown to the host's size.
     pub fn scrape(&mut self, mask: Mask, deadline: Instant, out: &mut Vec<u8>) {
         let begin = Instant::now();
@@ -220,14 +230,9 @@ impl Exporter {
             enc.sample(duration, &label, seconds);
             enc.sample(success, &label, if result.is_ok() { 1.0 } else { 0.0 });
         };
-        // Threaded collectors first, so that they run while the others do.
-        for (i, slot) in self.collectors.iter_mut().enumerate() {
-            if let Slot::Thread(r) = slot {
-                if mask.contains(i) {
-                    r.start();
-                }
-            }
-        }
+        // Blocking collectors first, so that they run while the others do.
+        let members = &self.members;
+        self.crew.start(|n| mask.contains(members[n]));
         for (i, slot) in self.collectors.iter_mut().enumerate() {
             if let Slot::Inline(c) = slot {
                 if !mask.contains(i) {
@@ -242,17 +247,15 @@ impl Exporter {
                 report(enc, i, result, start.elapsed());
             }
         }
-        for (i, slot) in self.collectors.iter_mut().enumerate() {
-            if let Slot::Thread(r) = slot {
-                if !mask.contains(i) {
-                    continue;
-                }
-                match r.wait(deadline, enc) {
-                    Outcome::Done(result, took) => report(enc, i, result, took),
-                    Outcome::Late => report(enc, i, Err(Error::Timeout), begin.elapsed()),
-                }
+        self.crew.wait(deadline, |n, outcome, theirs| {
+            if let Some(t) = theirs {
+                enc.absorb(t);
             }
-        }
+            match outcome {
+                Outcome::Done(result, took) => report(enc, members[n], result, took),
+                Outcome::Late => report(enc, members[n], Err(Error::Timeout), begin.elapsed()),
+            }
+        });
         let b = &self.inner.build;
         let info = enc.family(
             "node_exporter_build_info",

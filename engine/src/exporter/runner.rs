@@ -1,22 +1,40 @@
-//! A collector whose calls can hang (`Spec::blocking`), run on a thread of its own so that a
-//! scrape waits for it only until the scrape's deadline.
+//! The collectors whose calls can hang (`Spec::blocking`), run off the scrape's thread so
+//! that a scrape waits for them only until its deadline.
 //!
-//! The scrape [`Runner::start`]s an update, does its other work, then [`Runner::wait`]s until
-//! the deadline. A collector that finished is merged into the scrape's encoder; one that did
-//! not is reported failed, and keeps its thread: the next scrape finds it still busy and does
-//! not wait for it at all, until the hung call returns. Nothing is allocated per scrape: the
-//! collector's encoder moves between the threads inside the shared state.
+//! A scrape hands them all over at once ([`Crew::start`]): one lock, one wake-up, and one
+//! thread runs them one after another while the scrape does its other work. It then waits for
+//! them together ([`Crew::wait`]), until all are done or the deadline passes. A collector that
+//! finished is merged into the scrape's encoder; one that did not is reported failed, and
+//! keeps its thread: later scrapes find it still running and do not wait for it at all, until
+//! the hung call returns.
+//!
+//! A thread hung in one collector must not hold up the others queued behind it: when the
+//! queue has not moved for [`STALL`], the waiting scrape wakes another thread, which takes the
+//! rest. There is one thread per collector, started with the crew, so one is always idle
+//! while any collector is queued (a collector is never queued while it runs) and none is
+//! started per scrape. Nothing is allocated per scrape: each collector's encoder stays in
+//! the shared state, lent to the thread that runs it.
+//!
+//! One thread waking for all of them, rather than one each, saves a wake-up and a sleep per
+//! collector per scrape, the largest cost of a scrape once its files are read.
 //!
 //! # Implementation notes
 //!
-//! One mutex and one condvar per runner. `started` counts updates asked for, `finished`
-//! updates done; an update is running exactly when they differ. The thread owns the collector;
-//! the encoder is taken out of the shared state while the update runs and put back after.
+//! One mutex, and two condvars: `work` for idle threads, `done` for the waiting scrape. Per
+//! collector, `started` counts updates asked for and `finished` updates done; an update is
+//! queued or running exactly when they differ. A thread signals `done` only when it leaves
+//! the queue empty, so the scrape wakes once for the lot, not once per collector.
 
 use crate::collector::{Collector, Error};
 use crate::encode::Encoder;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// How long the queue may stand still before another thread is woken to take from it.
+/// Far above a healthy collector's run (tens of microseconds), far below a scrape's deadline.
+pub const STALL: Duration = Duration::from_millis(10);
 
 /// What one update came to.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -27,21 +45,39 @@ pub enum Outcome {
     Late,
 }
 
+/// A collector and the encoder it writes to, lent together to the thread that runs it.
 #[derive(Debug)]
-struct State {
+struct Work {
+    collector: Box<dyn Collector>,
+    enc: Encoder,
+}
+
+#[derive(Debug)]
+struct Member {
+    name: &'static str,
+    /// `None` while a thread runs it.
+    work: Option<Work>,
     started: u64,
     finished: u64,
     result: Result<(), Error>,
     elapsed: Duration,
-    /// The collector's samples of its last finished update; `None` while it runs.
-    enc: Option<Encoder>,
+}
+
+#[derive(Debug)]
+struct State {
+    members: Vec<Member>,
+    /// Members asked for and not yet taken by a thread; never longer than `members`.
+    queue: VecDeque<usize>,
+    /// When a thread last took from the queue, or when it last became non-empty.
+    moved: Instant,
     stop: bool,
 }
 
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    changed: Condvar,
+    work: Condvar,
+    done: Condvar,
 }
 
 impl Shared {
@@ -50,95 +86,184 @@ impl Shared {
     }
 }
 
-/// A collector on its own thread.
-#[derive(Debug)]
-pub struct Runner {
-    shared: Arc<Shared>,
-    /// Whether the update started by the current scrape is this scrape's to wait for.
-    waiting: bool,
+/// What the current scrape asked of a member.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum Ask {
+    /// Not in this scrape.
+    Skip,
+    /// Wanted, but its last update was still running: reported late without waiting.
+    Late,
+    /// Queued by this scrape; waited for.
+    Wait,
 }
 
-impl Runner {
-    /// Moves `collector` to a new thread named after it.
+/// The blocking collectors of one exporter, and the threads that run them.
+#[derive(Debug)]
+pub struct Crew {
+    shared: Arc<Shared>,
+    asks: Vec<Ask>,
+}
+
+impl Crew {
+    /// Takes `collectors` and starts a thread for each, named after it.
     ///
     /// # Errors
     /// The thread could not be spawned.
-    pub fn spawn(name: &str, mut collector: Box<dyn Collector>) -> std::io::Result<Runner> {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
+    pub fn new(collectors: Vec<(&'static str, Box<dyn Collector>)>) -> std::io::Result<Crew> {
+        let n = collectors.len();
+        let names: Vec<&'static str> = collectors.iter().map(|(name, _)| *name).collect();
+        let members = collectors
+            .into_iter()
+            .map(|(name, collector)| Member {
+                name,
+                work: Some(Work { collector, enc: Encoder::new() }),
                 started: 0,
                 finished: 0,
                 result: Ok(()),
                 elapsed: Duration::ZERO,
-                enc: Some(Encoder::new()),
+            })
+            .collect();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                members,
+                queue: VecDeque::with_capacity(n),
+                moved: Instant::now(),
                 stop: false,
             }),
-            changed: Condvar::new(),
+            work: Condvar::new(),
+            done: Condvar::new(),
         });
-        let theirs = Arc::clone(&shared);
-        std::thread::Builder::new().name(format!("collector-{name}")).spawn(move || loop {
-            let mut enc = {
-                let mut st = theirs.lock();
-                while st.started == st.finished && !st.stop {
-                    st = theirs.changed.wait(st).unwrap_or_else(|e| e.into_inner());
-                }
-                if st.stop {
-                    return;
-                }
-                st.enc.take().unwrap_or_default()
+        let crew = Crew { shared, asks: vec![Ask::Skip; n] };
+        for name in names {
+            let theirs = Arc::clone(&crew.shared);
+            // On failure the crew is dropped, which ends the threads already started.
+            std::thread::Builder::new()
+                .name(format!("collector-{name}"))
+                .spawn(move || run(&theirs))?;
+        }
+        Ok(crew)
+    }
+
+    /// Queues an update of each member `wanted` picks (by index, in the order given to
+    /// [`Crew::new`]), except those whose last update is still running.
+    pub fn start(&mut self, mut wanted: impl FnMut(usize) -> bool) {
+        let mut st = self.shared.lock();
+        let was_empty = st.queue.is_empty();
+        let State { members, queue, .. } = &mut *st;
+        for (i, (m, ask)) in members.iter_mut().zip(&mut self.asks).enumerate() {
+            *ask = if !wanted(i) {
+                Ask::Skip
+            } else if m.started != m.finished {
+                Ask::Late
+            } else {
+                m.started += 1;
+                queue.push_back(i);
+                Ask::Wait
             };
-            enc.clear();
-            let begin = Instant::now();
-            let result = collector.update(&mut enc);
-            let elapsed = begin.elapsed();
-            let mut st = theirs.lock();
-            st.enc = Some(enc);
-            st.result = result;
-            st.elapsed = elapsed;
-            st.finished = st.started;
-            theirs.changed.notify_all();
-        })?;
-        Ok(Runner { shared, waiting: false })
-    }
-
-    /// Asks for an update, unless the last one is still running.
-    pub fn start(&mut self) {
-        let mut st = self.shared.lock();
-        self.waiting = st.started == st.finished;
-        if self.waiting {
-            st.started += 1;
-            self.shared.changed.notify_all();
+        }
+        if was_empty && !st.queue.is_empty() {
+            st.moved = Instant::now();
+            self.shared.work.notify_one();
         }
     }
 
-    /// Waits until the update [`Runner::start`] asked for finishes or `deadline` passes;
-    /// merges a finished update's samples into `enc`.
-    pub fn wait(&mut self, deadline: Instant, enc: &mut Encoder) -> Outcome {
-        if !self.waiting {
-            return Outcome::Late;
-        }
-        self.waiting = false;
+    /// Waits until the updates [`Crew::start`] queued finish or `deadline` passes, then
+    /// calls `each` for every member asked for: its index, its outcome, and for a finished
+    /// one the samples to merge.
+    pub fn wait(
+        &mut self,
+        deadline: Instant,
+        mut each: impl FnMut(usize, Outcome, Option<&Encoder>),
+    ) {
         let mut st = self.shared.lock();
-        while st.started != st.finished {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Outcome::Late;
+        loop {
+            let pending = self
+                .asks
+                .iter()
+                .zip(&st.members)
+                .any(|(a, m)| *a == Ask::Wait && m.started != m.finished);
+            let now = Instant::now();
+            if !pending || now >= deadline {
+                break;
             }
-            st = self.shared.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+            let mut until = deadline;
+            if !st.queue.is_empty() {
+                let stalled = st.moved + STALL;
+                if now >= stalled {
+                    // Wake another thread, and give it a while to start before the next.
+                    st.moved = now;
+                    self.shared.work.notify_one();
+                    continue;
+                }
+                until = until.min(stalled);
+            }
+            st =
+                self.shared.done.wait_timeout(st, until - now).unwrap_or_else(|e| e.into_inner()).0;
         }
-        if let Some(theirs) = &st.enc {
-            enc.absorb(theirs);
+        for (i, (ask, m)) in self.asks.iter().zip(&st.members).enumerate() {
+            match (ask, &m.work) {
+                (Ask::Skip, _) => {}
+                (Ask::Wait, Some(w)) if m.started == m.finished => {
+                    each(i, Outcome::Done(m.result, m.elapsed), Some(&w.enc));
+                }
+                _ => each(i, Outcome::Late, None),
+            }
         }
-        Outcome::Done(st.result, st.elapsed)
     }
 }
 
-impl Drop for Runner {
-    /// Tells the thread to end once its update (if any) returns; a thread stuck in a hung
+/// A thread's life: take the next queued member, run it, put it back; sleep when there is
+/// none; end when the crew is dropped.
+fn run(shared: &Shared) {
+    let mut st = shared.lock();
+    loop {
+        if st.stop {
+            return;
+        }
+        let Some(i) = st.queue.pop_front() else {
+            st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
+            continue;
+        };
+        st.moved = Instant::now();
+        let name = st.members[i].name;
+        let Some(mut w) = st.members[i].work.take() else {
+            // Unreachable: a member is queued only when its last update finished, which
+            // put its work back.
+            continue;
+        };
+        drop(st);
+        w.enc.clear();
+        let begin = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| w.collector.update(&mut w.enc)));
+        let elapsed = begin.elapsed();
+        let result = result.unwrap_or_else(|_| {
+            // The panic message went to stderr through the panic hook; the samples it left
+            // are dropped, and the collector is run again next scrape.
+            log::error!(name = name; "collector panicked");
+            w.enc.clear();
+            Err(Error::Panicked)
+        });
+        st = shared.lock();
+        let m = &mut st.members[i];
+        m.work = Some(w);
+        m.result = result;
+        m.elapsed = elapsed;
+        m.finished = m.started;
+        if st.queue.is_empty() {
+            shared.done.notify_all();
+        }
+    }
+}
+
+impl Drop for Crew {
+    /// Tells the threads to end once their update (if any) returns; a thread stuck in a hung
     /// call is left to finish on its own rather than blocking the drop.
     fn drop(&mut self) {
-        self.shared.lock().stop = true;
-        self.shared.changed.notify_all();
+        let mut st = self.shared.lock();
+        st.stop = true;
+        st.queue.clear();
+        drop(st);
+        self.shared.work.notify_all();
     }
 }
 
@@ -148,9 +273,11 @@ mod tests {
     use crate::encode::Kind;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// Blocks in `update` while `hang` is set, as a call on a dead NFS server would.
+    /// Blocks in `update` while `hang` is set, as a call on a dead NFS server would; its
+    /// family is named after it.
     #[derive(Debug)]
     struct Hanging {
+        name: &'static str,
         hang: Arc<AtomicBool>,
     }
 
@@ -159,9 +286,19 @@ mod tests {
             while self.hang.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            let f = enc.family("node_hanging", "h", Kind::Gauge);
+            let f = enc.family(self.name, "h", Kind::Gauge);
             enc.sample(f, &[], 1.0);
             Ok(())
+        }
+    }
+
+    /// Panics in `update`.
+    #[derive(Debug)]
+    struct Panicking;
+
+    impl Collector for Panicking {
+        fn update(&mut self, _: &mut Encoder) -> Result<(), Error> {
+            panic!("test collector panics");
         }
     }
 
@@ -171,42 +308,77 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// Runs one scrape of every member: the outcomes, and the merged samples.
+    fn scrape(crew: &mut Crew, deadline: Instant) -> (Vec<Outcome>, String) {
+        let mut enc = Encoder::new();
+        let mut outcomes = Vec::new();
+        crew.start(|_| true);
+        crew.wait(deadline, |_, o, theirs| {
+            if let Some(t) = theirs {
+                enc.absorb(t);
+            }
+            outcomes.push(o);
+        });
+        (outcomes, text(&mut enc))
+    }
+
     #[test]
-    fn finished_updates_merge_and_hung_ones_are_late_without_waiting_again() {
+    fn a_hung_member_is_late_alone_and_recovers() {
         let hang = Arc::new(AtomicBool::new(false));
-        let mut r = Runner::spawn("test", Box::new(Hanging { hang: Arc::clone(&hang) })).unwrap();
-        let mut enc = Encoder::new();
-        r.start();
+        let quiet = Arc::new(AtomicBool::new(false));
+        let mut crew = Crew::new(vec![
+            ("a", Box::new(Hanging { name: "node_a", hang: Arc::clone(&hang) })),
+            ("b", Box::new(Hanging { name: "node_b", hang: quiet })),
+        ])
+        .unwrap();
         let far = Instant::now() + Duration::from_secs(30);
-        assert!(matches!(r.wait(far, &mut enc), Outcome::Done(Ok(()), _)));
-        assert_eq!(
-            text(&mut enc),
-            "# HELP node_hanging h\n# TYPE node_hanging gauge\nnode_hanging 1\n"
-        );
+        let (outcomes, out) = scrape(&mut crew, far);
+        assert!(outcomes.iter().all(|o| matches!(o, Outcome::Done(Ok(()), _))), "{outcomes:?}");
+        assert_eq!(out, "# HELP node_a h\n# TYPE node_a gauge\nnode_a 1\n# HELP node_b h\n# TYPE node_b gauge\nnode_b 1\n");
 
+        // `a` hangs, first in the queue: `b` still gets done, by another thread.
         hang.store(true, Ordering::SeqCst);
-        let mut enc = Encoder::new();
-        r.start();
-        assert_eq!(r.wait(Instant::now() + Duration::from_millis(50), &mut enc), Outcome::Late);
-        // Still hung: the next scrape does not wait at all, even with a distant deadline.
-        r.start();
-        let before = Instant::now();
-        assert_eq!(r.wait(far, &mut enc), Outcome::Late);
-        assert!(before.elapsed() < Duration::from_secs(20));
-        assert_eq!(text(&mut enc), "");
+        let (outcomes, out) = scrape(&mut crew, Instant::now() + Duration::from_secs(2));
+        assert_eq!(outcomes[0], Outcome::Late);
+        assert!(matches!(outcomes[1], Outcome::Done(Ok(()), _)), "{outcomes:?}");
+        assert_eq!(out, "# HELP node_b h\n# TYPE node_b gauge\nnode_b 1\n");
 
-        // The call returns: the scrape after that gets fresh samples.
+        // Still hung: late at once however distant the deadline, `b` done by the other thread.
+        let before = Instant::now();
+        let (outcomes, _) = scrape(&mut crew, far);
+        assert!(before.elapsed() < Duration::from_secs(20));
+        assert_eq!(outcomes[0], Outcome::Late);
+        assert!(matches!(outcomes[1], Outcome::Done(Ok(()), _)), "{outcomes:?}");
+
+        // The call returns: the scrape after that gets fresh samples from `a`.
         hang.store(false, Ordering::SeqCst);
-        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            r.start();
-            let mut enc = Encoder::new();
-            if let Outcome::Done(Ok(()), _) = r.wait(deadline, &mut enc) {
-                assert!(text(&mut enc).contains("node_hanging 1\n"));
+            let (outcomes, out) = scrape(&mut crew, far);
+            if outcomes[0] != Outcome::Late {
+                assert!(out.contains("node_a 1\n"), "{out}");
                 break;
             }
-            assert!(Instant::now() < deadline, "runner never recovered");
+            assert!(Instant::now() < far, "the member never recovered");
             std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn only_wanted_members_run_and_a_panic_is_a_failure() {
+        let quiet = Arc::new(AtomicBool::new(false));
+        let mut crew = Crew::new(vec![
+            ("a", Box::new(Hanging { name: "node_a", hang: quiet })),
+            ("p", Box::new(Panicking)),
+        ])
+        .unwrap();
+        let far = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        crew.start(|i| i == 0);
+        crew.wait(far, |i, o, _| seen.push((i, o)));
+        assert!(matches!(seen[..], [(0, Outcome::Done(Ok(()), _))]), "{seen:?}");
+        for _ in 0..2 {
+            let (outcomes, _) = scrape(&mut crew, far);
+            assert!(matches!(outcomes[1], Outcome::Done(Err(Error::Panicked), _)), "{outcomes:?}");
         }
     }
 }
