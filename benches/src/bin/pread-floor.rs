@@ -3,11 +3,12 @@
 //! nodegate reads them.
 //!
 //! ```text
-//! pread-floor <pid> [--rounds N] [--scrape HOST:PORT[/path]]
+//! pread-floor <pid> [--rounds N] [--scrape HOST:PORT[/path]] [--under DIR]...
 //! ```
 //!
-//! The files are the regular files under `/proc` and `/sys` that `/proc/<pid>/fd` links to,
-//! opened once here. Directory listings, netlink sockets and `statfs` calls are left out, so
+//! The files are the regular files under `/proc` and `/sys` (or under each `--under`
+//! directory instead, e.g. a generated host's tree) that `/proc/<pid>/fd` links to, opened
+//! once here. Directory listings, netlink sockets and `statfs` calls are left out, so
 //! the figure is a lower bound for a scrape of the same collectors. Prints one line:
 //! `files=<n> bytes=<read per round> p50_us=<…> p99_us=<…>`.
 //!
@@ -29,11 +30,14 @@ use std::time::{Duration, Instant};
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(pid) = args.next().and_then(|a| a.parse::<u32>().ok()) else {
-        eprintln!("usage: pread-floor <pid> [--rounds N] [--scrape HOST:PORT[/path]]");
+        eprintln!(
+            "usage: pread-floor <pid> [--rounds N] [--scrape HOST:PORT[/path]] [--under DIR]..."
+        );
         return ExitCode::from(2);
     };
     let mut rounds = 1000;
     let mut target = None;
+    let mut under: Vec<PathBuf> = Vec::new();
     while let Some(flag) = args.next() {
         let value = args.next();
         match (flag.as_str(), value) {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
                 rounds = n.parse().unwrap();
             }
             ("--scrape", Some(t)) => target = Some(t),
+            ("--under", Some(d)) => under.push(PathBuf::from(d)),
             _ => {
                 eprintln!("unknown flag or bad value: {flag}");
                 return ExitCode::from(2);
@@ -67,7 +72,10 @@ fn main() -> ExitCode {
             }
         }
     }
-    let files = match kept_files(pid) {
+    if under.is_empty() {
+        under = vec![PathBuf::from("/proc"), PathBuf::from("/sys")];
+    }
+    let files = match kept_files(pid, &under) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("/proc/{pid}/fd: {e}");
@@ -219,12 +227,13 @@ fn bad(what: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned())
 }
 
-/// The regular files under `/proc` and `/sys` that process `pid` holds open, opened again.
-fn kept_files(pid: u32) -> std::io::Result<Vec<(PathBuf, File)>> {
+/// The regular files under the `under` directories that process `pid` holds open, opened
+/// again.
+fn kept_files(pid: u32, under: &[PathBuf]) -> std::io::Result<Vec<(PathBuf, File)>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
         let Ok(target) = std::fs::read_link(entry?.path()) else { continue };
-        if !(target.starts_with("/proc") || target.starts_with("/sys")) {
+        if !under.iter().any(|d| target.starts_with(d)) {
             continue;
         }
         if let Some(f) = open_regular(&target) {
@@ -312,10 +321,18 @@ mod tests {
         let pid = std::process::id();
         let held = File::open("/proc/self/stat").unwrap();
         let dir = File::open(std::env::temp_dir()).unwrap();
-        let files = kept_files(pid).unwrap();
+        let tmp = std::env::temp_dir().join(format!("pread-floor-{pid}"));
+        std::fs::write(&tmp, b"x").unwrap();
+        let in_tmp = File::open(&tmp).unwrap();
+        let system = [PathBuf::from("/proc"), PathBuf::from("/sys")];
+        let files = kept_files(pid, &system).unwrap();
         let paths: Vec<&PathBuf> = files.iter().map(|(p, _)| p).collect();
         assert!(paths.contains(&&PathBuf::from(format!("/proc/{pid}/stat"))), "{paths:?}");
         assert!(paths.iter().all(|p| p.starts_with("/proc") || p.starts_with("/sys")));
-        drop((held, dir));
+        // Under a tree instead: only that tree's regular files, not the directory held.
+        let files = kept_files(pid, std::slice::from_ref(&tmp)).unwrap();
+        assert_eq!(files.iter().map(|(p, _)| p).collect::<Vec<_>>(), [&tmp]);
+        drop((held, dir, in_tmp));
+        std::fs::remove_file(&tmp).unwrap();
     }
 }
