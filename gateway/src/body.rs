@@ -113,10 +113,11 @@ pub fn gunzip(
         let start = out.len();
         loop {
             if out.len() == out.capacity() {
-                if out.len() >= cap {
-                    return Err(BodyError::TooLarge);
-                }
-                out.reserve((rest.len() * 4).clamp(4096, cap - out.len()));
+                // `out` holds at most `cap` bytes here. Room for one byte past the cap lets a
+                // stream that ends exactly at the cap reach its end, and one that goes on be
+                // caught below; a cap under 4 KiB must not be rounded up past itself.
+                let room = cap + 1 - out.len();
+                out.reserve((rest.len() * 4).max(4096).min(room));
             }
             let before = inflate.total_in();
             let status = inflate
@@ -255,6 +256,26 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_cap_is_inclusive_and_may_be_small() {
+        // Found by fuzzing: a cap under 4 KiB panicked (`clamp` with min > max), and a body
+        // decoding to exactly the cap could be refused.
+        let mut inflate = Decompress::new(false);
+        let mut out = Vec::new();
+        for cap in [0usize, 1, 99, 4095, 4096, 4097, 70_000] {
+            for len in [cap.saturating_sub(1), cap, cap + 1] {
+                let body: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+                let got = gunzip(&gz(&body), &mut out, &mut inflate, cap);
+                if len <= cap {
+                    assert_eq!(got, Ok(()), "{len} bytes, cap {cap}");
+                    assert!(out == body, "{len} bytes, cap {cap}");
+                } else {
+                    assert_eq!(got, Err(BodyError::TooLarge), "{len} bytes, cap {cap}");
+                }
+            }
+        }
     }
 
     #[test]
