@@ -11,11 +11,11 @@ use super::{Header, Method, Request};
 use crate::lex;
 
 /// Header fields parsed per request, in an array on the stack. A head with more is a 431.
-pub(super) const MAX_HEADERS: usize = 64;
+pub const MAX_HEADERS: usize = 64;
 
 /// How the request's body is delimited.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
-pub(super) enum Framing {
+pub enum Framing {
     /// No body.
     Empty,
     /// `Content-Length` bytes follow the head.
@@ -27,7 +27,7 @@ pub(super) enum Framing {
 /// A parsed head: the request (with an empty body and no peer yet) and what the loop needs to
 /// frame the exchange.
 #[derive(Debug)]
-pub(super) struct Head<'a> {
+pub struct Head<'a> {
     /// The request as handlers see it.
     pub req: Request<'a>,
     /// Bytes of the head, the blank line included.
@@ -44,7 +44,7 @@ pub(super) struct Head<'a> {
 
 /// Why a head was refused; each maps to the status the loop answers with before closing.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
-pub(super) enum HeadError {
+pub enum HeadError {
     /// The request line or a header field breaks the grammar.
     Syntax,
     /// More than [`MAX_HEADERS`] header fields.
@@ -98,7 +98,7 @@ impl HeadError {
 /// `\n\r\n`). `scanned` carries over between calls, so bytes arriving one at a time are
 /// looked at once rather than re-parsed from the start each time (which would cost quadratic
 /// time on a slow client). httparse runs only once a blank line is in.
-pub(super) fn find_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
+pub fn find_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     while let Some(i) = memchr::memchr(b'\n', &buf[*scanned..]) {
         let at = *scanned + i;
         match (buf.get(at + 1), buf.get(at + 2)) {
@@ -127,7 +127,7 @@ pub(super) fn find_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
 ///
 /// # Errors
 /// The [`HeadError`] to answer with.
-pub(super) fn parse<'a>(
+pub fn parse<'a>(
     buf: &'a [u8],
     headers: &'a mut [Header<'a>],
 ) -> Result<Option<Head<'a>>, HeadError> {

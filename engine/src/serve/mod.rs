@@ -61,7 +61,9 @@ mod conn;
 mod date;
 mod event_loop;
 mod gzip;
-mod head;
+// Public only for the fuzz targets, which drive the parser directly.
+#[doc(hidden)]
+pub mod head;
 mod listen;
 mod respond;
 mod server;
