@@ -1,4 +1,4 @@
-//! `engine::serve::head`, the request-head parser: never panics; an accepted head's method,
+//! `engine::serve::head`, the request-head parser: never panics; an accepted head's
 //! path, query and header fields are slices of the input; every prefix of an accepted head is
 //! incomplete (`Ok(None)`), never an error; the head alone parses to the same head; and
 //! `find_end`, fed one byte at a time, finds the end a single call over the whole input finds.

@@ -117,8 +117,10 @@ fn views(store: &Store, s: &mut Scratch) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 fn without_nan_bounds(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     for line in text.split_inclusive(|&b| b == b'\n') {
-        let nan = |label: &[u8]| line.windows(label.len()).any(|w| w == label);
-        if !nan(b"le=\"NaN\"") && !nan(b"quantile=\"NaN\"") {
+        let has = |label: &[u8]| {
+            line.windows(label.len() + 1).any(|w| matches!(w[0], b'{' | b',') && &w[1..] == label)
+        };
+        if line.starts_with(b"#") || !(has(b"le=\"NaN\"") || has(b"quantile=\"NaN\"")) {
             out.extend_from_slice(line);
         }
     }
