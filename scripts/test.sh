@@ -38,3 +38,20 @@ cargo build --workspace --bins
 cargo test --workspace
 # Each criterion bench once, so benches cannot rot.
 cargo test --workspace --benches
+# The fuzz targets' property checks over their committed seeds (and any local corpus), as a
+# plain test; the fuzz crate sits outside the workspace, so it is checked on its own.
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+cargo test --manifest-path fuzz/Cargo.toml
+# Each target for NODEGATE_FUZZ_SECONDS seconds where cargo-fuzz is installed (0, the default,
+# skips), so the suite's time stays bounded.
+fuzz_seconds="${NODEGATE_FUZZ_SECONDS:-0}"
+if [ "$fuzz_seconds" -gt 0 ] && cargo fuzz --version >/dev/null 2>&1; then
+  (
+    cd fuzz
+    for t in $(RUSTC_BOOTSTRAP=1 cargo fuzz list); do
+      mkdir -p "corpus/$t"
+      RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "corpus/$t" "seeds/$t" -- -max_total_time="$fuzz_seconds"
+    done
+  )
+fi

@@ -559,8 +559,30 @@ pub fn escape_help(out: &mut Vec<u8>, mut v: &[u8]) {
     out.extend_from_slice(v);
 }
 
-/// Escapes `\`, `"` and line feed, the three bytes a label value may not carry raw.
-pub fn escape_label_value(out: &mut Vec<u8>, mut v: &[u8]) {
+/// Escapes `\`, `"` and line feed, the three bytes a label value may not carry raw. Bytes
+/// that are not UTF-8 become U+FFFD, as `String::from_utf8_lossy` replaces them: label values
+/// come from file names and file contents (a mount point is any bytes), the text format
+/// requires UTF-8, and Prometheus refuses a whole scrape over one invalid value (node_exporter
+/// panics making such a metric). Allocates only if `out` must grow.
+pub fn escape_label_value(out: &mut Vec<u8>, v: &[u8]) {
+    if v.is_ascii() || std::str::from_utf8(v).is_ok() {
+        escape_utf8_label_value(out, v);
+        return;
+    }
+    escape_invalid_utf8(out, v);
+}
+
+#[cold]
+fn escape_invalid_utf8(out: &mut Vec<u8>, v: &[u8]) {
+    for chunk in v.utf8_chunks() {
+        escape_utf8_label_value(out, chunk.valid().as_bytes());
+        if !chunk.invalid().is_empty() {
+            out.extend_from_slice(char::REPLACEMENT_CHARACTER.encode_utf8(&mut [0; 4]).as_bytes());
+        }
+    }
+}
+
+fn escape_utf8_label_value(out: &mut Vec<u8>, mut v: &[u8]) {
     while let Some(i) = memchr::memchr3(b'\\', b'"', b'\n', v) {
         out.extend_from_slice(&v[..i]);
         out.extend_from_slice(match v[i] {
@@ -650,6 +672,24 @@ mod tests {
         let mut out = Vec::new();
         enc.finish(&mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn label_values_not_utf8_are_replaced() {
+        // Found by the scanners fuzz target: a mount point with bytes that are not UTF-8 made
+        // the whole exposition one Prometheus refuses.
+        let cases: [(&[u8], &str); 5] = [
+            (b"/mnt/plain", "/mnt/plain"),
+            ("/mnt/\u{3a0}\\\"\n".as_bytes(), "/mnt/\u{3a0}\\\\\\\"\\n"),
+            (b"/mnt/a\xffb", "/mnt/a\u{fffd}b"),
+            (b"\"\xe2\x82\n", "\\\"\u{fffd}\\n"),
+            (b"\xc3", "\u{fffd}"),
+        ];
+        for (raw, want) in cases {
+            let mut out = Vec::new();
+            escape_label_value(&mut out, raw);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{raw:?}");
+        }
     }
 
     #[test]

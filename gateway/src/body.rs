@@ -261,6 +261,26 @@ mod tests {
     }
 
     #[test]
+    fn gzip_cap_is_inclusive_and_may_be_small() {
+        // Found by fuzzing: a cap under 4 KiB panicked (`clamp` with min > max), and a body
+        // decoding to exactly the cap could be refused.
+        let mut inflate = Decompress::new(false);
+        let mut out = Vec::new();
+        for cap in [0usize, 1, 99, 4095, 4096, 4097, 70_000] {
+            for len in [cap.saturating_sub(1), cap, cap + 1] {
+                let body: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+                let got = gunzip(&gz(&body), &mut out, &mut inflate, cap);
+                if len <= cap {
+                    assert_eq!(got, Ok(()), "{len} bytes, cap {cap}");
+                    assert!(out == body, "{len} bytes, cap {cap}");
+                } else {
+                    assert_eq!(got, Err(BodyError::TooLarge), "{len} bytes, cap {cap}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn gzip_round_trip_members_and_errors() {
         let mut inflate = Decompress::new(false);
         let mut out = Vec::new();

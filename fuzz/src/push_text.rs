@@ -1,0 +1,7 @@
+//! Text push bodies (format 0.0.4) into `gateway::store::Store`: the round-trip and
+//! no-change-on-refusal properties of [`push`](crate::push).
+
+/// Checks one input: a flags byte, then the body.
+pub fn check(data: &[u8]) {
+    crate::push::check(gateway::op::Format::Text, data);
+}
