@@ -55,8 +55,8 @@ def exporter_plots(plt, data, out):
         p99 = [r[name]["p99_ms"] for r in runs]
         ax.plot(x, p50, "o-", color=COLORS[name], label=f"{name} p50")
         ax.fill_between(x, p50, p99, color=COLORS[name], alpha=0.2, label=f"{name} p50 to p99")
-    if all("floor" in r for r in runs):  # absent while pread-floor cannot read a tree
-        ax.plot(x, [r["floor"]["p50_ms"] for r in runs], "k:", label="pread floor p50")
+    if all("floor" in r for r in runs):
+        ax.plot(x, [r["floor"]["p50_ms"] for r in runs], "k:", label="pread floor p50 (kept files)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(x, labels, fontsize=8)
