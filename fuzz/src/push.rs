@@ -35,7 +35,7 @@ pub fn check(format: Format, data: &[u8]) {
     let before = views(&store, &mut s);
     match push(&store, &mut s, b"a", format, body, 2, checked) {
         Pushed::Stored => {}
-        Pushed::Refused { recorded: false, .. } | Pushed::Journal(_) => {
+        Pushed::Refused { recorded: false, .. } | Pushed::Limited { .. } | Pushed::Journal(_) => {
             let after = views(&store, &mut s);
             assert!(before == after, "a refused push changed the store: {}", s.message());
         }
