@@ -523,13 +523,34 @@ fn keep_spare(buf: &mut Vec<u8>, len: usize, need: usize) {
     }
 }
 
-/// `labels` in name order: client_golang sorts a metric's label pairs by name.
-fn sorted<'a>(labels: &[Label<'a>]) -> SmallVec<[Label<'a>; INLINE_LABELS]> {
-    let mut v: SmallVec<[Label<'a>; INLINE_LABELS]> = SmallVec::from_slice(labels);
-    if !v.is_sorted_by(|a, b| a.0 <= b.0) {
-        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+/// `labels` in name order: client_golang sorts a metric's label pairs by name. Labels already
+/// in order, as collectors mostly give them, are used where they are rather than copied.
+fn sorted<'s, 'a>(labels: &'s [Label<'a>]) -> Sorted<'s, 'a> {
+    if labels.is_sorted_by(|a, b| a.0 <= b.0) {
+        return Sorted::Given(labels);
     }
-    v
+    let mut v: SmallVec<[Label<'a>; INLINE_LABELS]> = SmallVec::from_slice(labels);
+    v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    Sorted::Copied(v)
+}
+
+/// Labels in name order, borrowed as given or sorted into a copy.
+// The copy's size is the point: it lives on the stack for one call, where a box would allocate.
+#[allow(clippy::large_enum_variant)]
+enum Sorted<'s, 'a> {
+    Given(&'s [Label<'a>]),
+    Copied(SmallVec<[Label<'a>; INLINE_LABELS]>),
+}
+
+impl<'a> std::ops::Deref for Sorted<'_, 'a> {
+    type Target = [Label<'a>];
+
+    fn deref(&self) -> &[Label<'a>] {
+        match self {
+            Sorted::Given(labels) => labels,
+            Sorted::Copied(labels) => labels,
+        }
+    }
 }
 
 /// Appends a label value to a sort key so that comparing whole keys byte-wise compares the
