@@ -105,8 +105,9 @@ pub struct Encoder {
     families: Vec<Family>,
     metrics: Vec<Metric>,
     index: NameIndex,
-    /// Scratch for `finish`: family order, then metric order.
+    /// The last `finish`'s family order, kept: the next one tries it first.
     order: Vec<u32>,
+    /// Scratch for `finish`: metric order.
     slots: Vec<u32>,
     sorting: Vec<(u64, u32)>,
     /// Scratch for `absorb`: the other encoder's family ids mapped to ours.
@@ -380,15 +381,25 @@ impl Encoder {
         // At most the lines, each name twice and HELP once, and the header words.
         keep_spare(out, out.len(), lines.len() + 2 * heads.len() + 32 * families.len());
 
-        // Families in byte-wise name order, empty ones left out.
-        order.clear();
-        order.extend((0..families.len() as u32).filter(|&i| families[i as usize].count > 0));
+        // Families in byte-wise name order, empty ones left out. Collectors declare the same
+        // families in the same order every scrape, so the last order is checked in one pass
+        // before sorting afresh: as many ids as non-empty families, each non-empty, with names
+        // strictly rising (so no id twice) are exactly those families, in order.
         let name = |i: u32| {
             let f = families[i as usize].name;
             &heads[f.0 as usize..f.1 as usize]
         };
-        if !order.is_sorted_by(|&a, &b| name(a) <= name(b)) {
-            order.sort_unstable_by(|&a, &b| name(a).cmp(name(b)));
+        let non_empty = |i: u32| families.get(i as usize).is_some_and(|f| f.count > 0);
+        let live = families.iter().filter(|f| f.count > 0).count();
+        let still = order.len() == live
+            && order.iter().all(|&i| non_empty(i))
+            && order.is_sorted_by(|&a, &b| name(a) < name(b));
+        if !still {
+            order.clear();
+            order.extend((0..families.len() as u32).filter(|&i| non_empty(i)));
+            if !order.is_sorted_by(|&a, &b| name(a) <= name(b)) {
+                order.sort_unstable_by(|&a, &b| name(a).cmp(name(b)));
+            }
         }
 
         // Metrics grouped by family with a counting sort, keeping emission order within each.
@@ -512,13 +523,34 @@ fn keep_spare(buf: &mut Vec<u8>, len: usize, need: usize) {
     }
 }
 
-/// `labels` in name order: client_golang sorts a metric's label pairs by name.
-fn sorted<'a>(labels: &[Label<'a>]) -> SmallVec<[Label<'a>; INLINE_LABELS]> {
-    let mut v: SmallVec<[Label<'a>; INLINE_LABELS]> = SmallVec::from_slice(labels);
-    if !v.is_sorted_by(|a, b| a.0 <= b.0) {
-        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+/// `labels` in name order: client_golang sorts a metric's label pairs by name. Labels already
+/// in order, as collectors mostly give them, are used where they are rather than copied.
+fn sorted<'s, 'a>(labels: &'s [Label<'a>]) -> Sorted<'s, 'a> {
+    if labels.is_sorted_by(|a, b| a.0 <= b.0) {
+        return Sorted::Given(labels);
     }
-    v
+    let mut v: SmallVec<[Label<'a>; INLINE_LABELS]> = SmallVec::from_slice(labels);
+    v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    Sorted::Copied(v)
+}
+
+/// Labels in name order, borrowed as given or sorted into a copy.
+// The copy's size is the point: it lives on the stack for one call, where a box would allocate.
+#[allow(clippy::large_enum_variant)]
+enum Sorted<'s, 'a> {
+    Given(&'s [Label<'a>]),
+    Copied(SmallVec<[Label<'a>; INLINE_LABELS]>),
+}
+
+impl<'a> std::ops::Deref for Sorted<'_, 'a> {
+    type Target = [Label<'a>];
+
+    fn deref(&self) -> &[Label<'a>] {
+        match self {
+            Sorted::Given(labels) => labels,
+            Sorted::Copied(labels) => labels,
+        }
+    }
 }
 
 /// Appends a label value to a sort key so that comparing whole keys byte-wise compares the
@@ -841,6 +873,36 @@ mod tests {
         enc.sample(g, &[], 1.0);
         enc.rollback(cp);
         assert_eq!(render(&mut enc), "# HELP f \n# TYPE f gauge\nf{i=\"0\"} 0\n");
+    }
+
+    #[test]
+    fn family_order_kept_across_scrapes_only_while_it_holds() {
+        // Each scrape declares families (name, samples) in the given order; a reused encoder
+        // must render every scrape as a fresh one does, whatever the last scrape's order.
+        let scrapes: [&[(&str, u32)]; 6] = [
+            &[("c", 1), ("a", 1), ("b", 2)],
+            &[("c", 1), ("a", 1), ("b", 2)],
+            &[("c", 1), ("a", 0), ("b", 2)],
+            &[("c", 1), ("a", 1), ("b", 2), ("0", 1)],
+            &[("a", 1), ("c", 1), ("b", 1)],
+            &[("x", 1), ("a", 1), ("b", 1)],
+        ];
+        let mut reused = Encoder::new();
+        for families in scrapes {
+            let fill = |enc: &mut Encoder| {
+                for &(name, n) in families {
+                    let f = enc.family(name, "h", Kind::Gauge);
+                    for i in 0..n {
+                        enc.sample_u64(f, &[("i", i.to_string().as_bytes())], 1);
+                    }
+                }
+            };
+            reused.clear();
+            fill(&mut reused);
+            let mut fresh = Encoder::new();
+            fill(&mut fresh);
+            assert_eq!(render(&mut reused), render(&mut fresh), "scrape {families:?}");
+        }
     }
 
     #[test]
