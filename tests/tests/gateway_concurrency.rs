@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use xtests::{get, send, Running};
+use xtests::{get, send, Rng, Running};
 
 const PUSHERS: usize = 6;
 const OPS: usize = 120;
@@ -16,25 +16,13 @@ const GROUPS: usize = 4;
 /// family name → (type, value) of one group.
 type Model = BTreeMap<String, (&'static str, u64)>;
 
-/// A small deterministic generator (xorshift), one per thread.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 fn pusher(addr: std::net::SocketAddr, t: usize) -> BTreeMap<String, Option<Model>> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((t as u64 + 1) * 0x1234_5678));
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15 ^ ((t as u64 + 1) * 0x1234_5678));
     let mut model: BTreeMap<String, Option<Model>> = BTreeMap::new();
     for op in 0..OPS {
-        let job = format!("t{t}g{}", rng.next(GROUPS as u64));
+        let job = format!("t{t}g{}", rng.below(GROUPS));
         let path = format!("/metrics/job/{job}");
-        let choice = rng.next(10);
+        let choice = rng.below(10);
         if choice == 0 {
             let r = send(addr, "DELETE", &path, &[], b"");
             assert_eq!(r.status, 202);
@@ -45,11 +33,11 @@ fn pusher(addr: std::net::SocketAddr, t: usize) -> BTreeMap<String, Option<Model
         // Some families of its own, a shared name of one type, and a racing name whose type
         // depends on the thread.
         let mut fams: Model = BTreeMap::new();
-        for f in 0..rng.next(3) + 1 {
-            fams.insert(format!("f_{}", rng.next(5) + f), ("untyped", op as u64));
+        for f in 0..rng.below(3) + 1 {
+            fams.insert(format!("f_{}", rng.below(5) + f), ("untyped", op as u64));
         }
         fams.insert("shared_total".into(), ("counter", op as u64));
-        if rng.next(3) == 0 {
+        if rng.below(3) == 0 {
             let kind = if t % 2 == 0 { "counter" } else { "gauge" };
             fams.insert("clash".into(), (kind, op as u64));
         }

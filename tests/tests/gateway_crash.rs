@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use xtests::{get, Running};
+use xtests::{get, Rng, Running};
 
 const CLIENTS: usize = 4;
 const GROUPS_PER_CLIENT: usize = 3;
@@ -43,22 +43,6 @@ impl Op {
             }
             Op::Delete => None,
         }
-    }
-}
-
-/// xorshift64*: deterministic, seeded, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 
@@ -131,7 +115,7 @@ fn client(addr: SocketAddr, t: usize, rng: &mut Rng, gen: &mut u64) -> Seen {
     let mut w = stream.try_clone().unwrap();
     let mut r = BufReader::new(stream);
     loop {
-        let g = t * GROUPS_PER_CLIENT + rng.below(GROUPS_PER_CLIENT as u64) as usize;
+        let g = t * GROUPS_PER_CLIENT + rng.below(GROUPS_PER_CLIENT);
         *gen += 1;
         let fams: Vec<&'static str> =
             FAMILIES.iter().copied().filter(|_| rng.below(3) != 0).collect();
@@ -213,15 +197,15 @@ fn acknowledged_operations_survive_random_sigkills() {
 
     let groups = CLIENTS * GROUPS_PER_CLIENT;
     let mut model: Vec<State> = vec![None; groups];
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut clients: Vec<(Rng, u64)> =
-        (0..CLIENTS).map(|t| (Rng(rng.next() | 1), (t as u64) << 40)).collect();
+        (0..CLIENTS).map(|t| (Rng::new(rng.next_u64() | 1), (t as u64) << 40)).collect();
     let (mut acked, mut in_flight_applied, mut in_flight) = (0, 0, 0);
     let started = Instant::now();
     let mut gw = Running::start(&dir, &args);
     for cycle in 0..CYCLES {
         let addr = gw.addr;
-        let run = Duration::from_millis(50 + rng.below(1400));
+        let run = Duration::from_millis(50 + rng.below(1400) as u64);
         let seen: Vec<Seen> = std::thread::scope(|s| {
             let handles: Vec<_> = clients
                 .iter_mut()

@@ -6,6 +6,7 @@ use crate::op::{Format, Journal, Kind, Op};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use xtests::Rng;
 
 const FIXTURE: &[u8] = include_bytes!("testdata/pushgateway-1.5.1.db");
 
@@ -287,27 +288,11 @@ fn every_truncation_of_the_log_recovers_the_longest_valid_prefix() {
     }
 }
 
-/// xorshift64*: deterministic noise without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn random_corruption_is_detected_and_never_replayed() {
     let (dir, seg, ends, want) = make_log("flip", 12);
     let full = fs::read(&seg).unwrap();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for trial in 0..150 {
         let mut bad = full.clone();
         let start = rng.below(full.len());
@@ -777,12 +762,12 @@ fn gob_never_panics_and_refuses_every_prefix() {
     for n in 0..FIXTURE.len() {
         assert!(gob::decode(&FIXTURE[..n]).is_err(), "prefix {n} accepted");
     }
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for _ in 0..3000 {
         let mut bad = FIXTURE.to_vec();
         for _ in 0..=rng.below(3) {
             let at = rng.below(bad.len());
-            bad[at] = rng.next() as u8;
+            bad[at] = rng.next_u64() as u8;
         }
         let _ = gob::decode(&bad);
     }
