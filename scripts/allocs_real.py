@@ -50,13 +50,17 @@ def body(variant):
     return ("\n".join(lines) + "\n").encode()
 
 
+def scrape(conn, what):
+    conn.request("GET", "/metrics")
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status != 200:
+        sys.exit(f"{what}: HTTP {resp.status}")
+
+
 def exporter_requests(conn, n, _first):
     for _ in range(n):
-        conn.request("GET", "/metrics")
-        resp = conn.getresponse()
-        resp.read()
-        if resp.status != 200:
-            sys.exit(f"exporter: HTTP {resp.status}")
+        scrape(conn, "exporter")
 
 
 def gateway_requests(conn, n, first):
@@ -67,11 +71,7 @@ def gateway_requests(conn, n, first):
                 put(conn, g, variant)
     for i in range(n):
         put(conn, i % GROUPS, 2 - i // GROUPS % 2)
-        conn.request("GET", "/metrics")
-        resp = conn.getresponse()
-        resp.read()
-        if resp.status != 200:
-            sys.exit(f"gateway scrape: HTTP {resp.status}")
+        scrape(conn, "gateway scrape")
 
 
 def put(conn, group, variant):

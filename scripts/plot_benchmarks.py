@@ -57,31 +57,31 @@ def exporter_plots(plt, data, out):
         ax.fill_between(x, p50, p99, color=COLORS[name], alpha=0.2, label=f"{name} p50 to p99")
     if all("floor" in r for r in runs):
         ax.plot(x, [r["floor"]["p50_ms"] for r in runs], "k:", label="pread floor p50 (kept files)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xticks(x, labels, fontsize=8)
-    ax.set_ylabel("scrape latency, ms (log)")
-    ax.set_title(f"Scrape latency against dense-host size ({machine(data)})")
-    ax.legend()
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "exporter-latency.png"), dpi=120)
-    plt.close(fig)
+    save_by_size(plt, fig, ax, x, labels, "scrape latency, ms (log)",
+                 f"Scrape latency against dense-host size ({machine(data)})",
+                 os.path.join(out, "exporter-latency.png"))
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for name in ("nodegate", "node_exporter"):
         ax.plot(x, [r[name]["cpu_us"] / 1e3 for r in runs], "o-", color=COLORS[name], label=name)
+    save_by_size(plt, fig, ax, x, labels, "CPU per scrape, ms (log)",
+                 f"Exporter CPU per scrape against dense-host size ({machine(data)})",
+                 os.path.join(out, "exporter-cpu.png"))
+    return ["exporter-latency.png", "exporter-cpu.png"]
+
+
+def save_by_size(plt, fig, ax, x, labels, ylabel, title, path):
+    """Log axes over the dense-host sizes, labels, legend and grid; writes the PNG."""
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(x, labels, fontsize=8)
-    ax.set_ylabel("CPU per scrape, ms (log)")
-    ax.set_title(f"Exporter CPU per scrape against dense-host size ({machine(data)})")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "exporter-cpu.png"), dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    return ["exporter-latency.png", "exporter-cpu.png"]
 
 
 def measured(data, name):
