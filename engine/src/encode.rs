@@ -597,7 +597,7 @@ pub fn escape_help(out: &mut Vec<u8>, mut v: &[u8]) {
 /// requires UTF-8, and Prometheus refuses a whole scrape over one invalid value (node_exporter
 /// panics making such a metric). Allocates only if `out` must grow.
 pub fn escape_label_value(out: &mut Vec<u8>, v: &[u8]) {
-    if v.is_ascii() || std::str::from_utf8(v).is_ok() {
+    if std::str::from_utf8(v).is_ok() {
         escape_utf8_label_value(out, v);
         return;
     }
